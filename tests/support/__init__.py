@@ -1,0 +1,1 @@
+"""Helpers shared by every test package: ports, waiting on conditions, real mosquitto processes."""
