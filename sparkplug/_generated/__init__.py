@@ -1,0 +1,1 @@
+"""Generated protobuf code for Sparkplug B; see regenerate.py. Never imported outside sparkplug._codec."""
