@@ -1,0 +1,306 @@
+"""Protobuf bytes -> typed model.
+
+Tolerant where real peers differ (§19): signed integers are read by masking to the type's width and
+then sign-extending, so both Java-style (sign-extended to 32 bits) and Python-style (masked to the
+type's width) writers decode; UInt32 is read from ``int_value`` or ``long_value``. Strict elsewhere:
+a value field that does not fit the declared datatype, an unknown datatype code, or a malformed array
+raises :class:`SparkplugDecodeError`, and nothing else escapes (Hypothesis fuzz property).
+
+Speed: one decoder function per DataType in a table indexed by the wire code, and Metric objects are
+built by setting their slots directly (the frozen-dataclass ``__init__`` costs several times more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from sparkplug._arrays import unpack_array
+from sparkplug._generated import sparkplug_b_pb2 as pb
+from sparkplug.datatypes import ARRAY_TYPES, BASIC_TYPES, DataType
+from sparkplug.errors import SparkplugDecodeError
+from sparkplug.model import (
+    DataSet,
+    MetaData,
+    Metric,
+    MetricValue,
+    Payload,
+    PropertySet,
+    PropertyValue,
+    Template,
+    TemplateParameter,
+)
+
+_PbPayload = pb.Payload
+_DATATYPES: tuple[DataType, ...] = tuple(DataType)
+_NUM_TYPES = len(_DATATYPES)
+
+# field names of the value oneof that carry each kind of Python value
+_INT_FIELDS = frozenset({"int_value", "long_value"})
+
+Decoder = Callable[[Any, str], Any]
+
+
+def _mismatch(datatype: DataType, field: str) -> SparkplugDecodeError:
+    return SparkplugDecodeError(f"datatype {datatype.name} cannot carry its value in {field}")
+
+
+def _signed(datatype: DataType, field: str, bits: int) -> Decoder:
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1)
+
+    def decode(raw: Any, which: str) -> int:
+        if which != field:
+            raise _mismatch(datatype, which)
+        value: int = ((raw & mask) ^ sign) - sign
+        return value
+
+    return decode
+
+
+def _unsigned(datatype: DataType, fields: frozenset[str], bits: int) -> Decoder:
+    limit = 1 << bits
+
+    def decode(raw: Any, which: str) -> int:
+        if which not in fields:
+            raise _mismatch(datatype, which)
+        if raw >= limit:
+            raise SparkplugDecodeError(f"{datatype.name} value {raw} does not fit in {bits} bits")
+        value: int = raw
+        return value
+
+    return decode
+
+
+def _plain(datatype: DataType, field: str) -> Decoder:
+    def decode(raw: Any, which: str) -> Any:
+        if which != field:
+            raise _mismatch(datatype, which)
+        return raw
+
+    return decode
+
+
+def _array(datatype: DataType) -> Decoder:
+    def decode(raw: Any, which: str) -> Any:
+        if which != "bytes_value":
+            raise _mismatch(datatype, which)
+        return unpack_array(datatype, raw)
+
+    return decode
+
+
+def _dataset(raw: Any, which: str) -> DataSet:
+    if which != "dataset_value":
+        raise _mismatch(DataType.DataSet, which)
+    return decode_dataset(raw)
+
+
+def _template(raw: Any, which: str) -> Template:
+    if which != "template_value":
+        raise _mismatch(DataType.Template, which)
+    return decode_template(raw)
+
+
+def _raw(raw: Any, which: str) -> Any:
+    """Datatype absent (normal in DATA/CMD): keep the wire value; :func:`retype` can interpret it later."""
+    if which == "dataset_value":
+        return decode_dataset(raw)
+    if which == "template_value":
+        return decode_template(raw)
+    if which == "extension_value":
+        raise SparkplugDecodeError("metric carries an extension_value, which no Sparkplug 3.0 peer defines")
+    return raw
+
+
+def _not_a_metric_type(datatype: DataType) -> Decoder:
+    def decode(raw: Any, which: str) -> Any:
+        raise SparkplugDecodeError(f"{datatype.name} is not a valid metric datatype")
+
+    return decode
+
+
+def _build_decoders() -> list[Decoder]:
+    table: dict[DataType, Decoder] = {
+        DataType.Unknown: _raw,
+        DataType.Int8: _signed(DataType.Int8, "int_value", 8),
+        DataType.Int16: _signed(DataType.Int16, "int_value", 16),
+        DataType.Int32: _signed(DataType.Int32, "int_value", 32),
+        DataType.Int64: _signed(DataType.Int64, "long_value", 64),
+        DataType.UInt8: _unsigned(DataType.UInt8, frozenset({"int_value"}), 8),
+        DataType.UInt16: _unsigned(DataType.UInt16, frozenset({"int_value"}), 16),
+        DataType.UInt32: _unsigned(DataType.UInt32, _INT_FIELDS, 32),  # §19.8: both fields
+        DataType.UInt64: _unsigned(DataType.UInt64, frozenset({"long_value"}), 64),
+        DataType.DateTime: _unsigned(DataType.DateTime, frozenset({"long_value"}), 64),
+        DataType.Float: _plain(DataType.Float, "float_value"),
+        DataType.Double: _plain(DataType.Double, "double_value"),
+        DataType.Boolean: _plain(DataType.Boolean, "boolean_value"),
+        DataType.String: _plain(DataType.String, "string_value"),
+        DataType.Text: _plain(DataType.Text, "string_value"),
+        DataType.UUID: _plain(DataType.UUID, "string_value"),
+        DataType.DataSet: _dataset,
+        DataType.Bytes: _plain(DataType.Bytes, "bytes_value"),
+        DataType.File: _plain(DataType.File, "bytes_value"),
+        DataType.Template: _template,
+        DataType.PropertySet: _not_a_metric_type(DataType.PropertySet),
+        DataType.PropertySetList: _not_a_metric_type(DataType.PropertySetList),
+    }
+    for array_type in ARRAY_TYPES:
+        table[array_type] = _array(array_type)
+    return [table[datatype] for datatype in _DATATYPES]
+
+
+_DECODERS = _build_decoders()
+
+# Direct slot writes for Metric: a frozen dataclass __init__ goes through object.__setattr__ per field.
+_new = object.__new__
+_METRIC_SLOTS: dict[str, Any] = dict(vars(Metric))
+_set_name = _METRIC_SLOTS["name"].__set__
+_set_alias = _METRIC_SLOTS["alias"].__set__
+_set_timestamp = _METRIC_SLOTS["timestamp"].__set__
+_set_datatype = _METRIC_SLOTS["datatype"].__set__
+_set_value = _METRIC_SLOTS["value"].__set__
+_set_is_historical = _METRIC_SLOTS["is_historical"].__set__
+_set_is_transient = _METRIC_SLOTS["is_transient"].__set__
+_set_is_null = _METRIC_SLOTS["is_null"].__set__
+_set_properties = _METRIC_SLOTS["properties"].__set__
+_set_metadata = _METRIC_SLOTS["metadata"].__set__
+
+
+def decode_metric(pm: Any) -> Metric:
+    """One protobuf ``Payload.Metric`` -> :class:`Metric` (raises SparkplugDecodeError)."""
+    code = pm.datatype
+    if code >= _NUM_TYPES:
+        raise SparkplugDecodeError(f"metric {pm.name or pm.alias!r} has unknown datatype code {code}")
+    which = pm.WhichOneof("value")
+    if which is None:
+        value: MetricValue = None
+    else:
+        try:
+            value = _DECODERS[code](getattr(pm, which), which)
+        except SparkplugDecodeError as exc:
+            label = repr(pm.name) if pm.name else f"alias {pm.alias}"
+            raise SparkplugDecodeError(f"metric {label}: {exc}") from None
+    metric = _new(Metric)
+    _set_name(metric, pm.name or None)
+    _set_alias(metric, pm.alias if pm.HasField("alias") else None)
+    _set_timestamp(metric, pm.timestamp if pm.HasField("timestamp") else None)
+    _set_datatype(metric, _DATATYPES[code])
+    _set_value(metric, value)
+    _set_is_historical(metric, pm.is_historical)
+    _set_is_transient(metric, pm.is_transient)
+    _set_is_null(metric, value is None)
+    _set_properties(metric, decode_property_set(pm.properties) if pm.HasField("properties") else None)
+    _set_metadata(metric, _metadata(pm.metadata) if pm.HasField("metadata") else None)
+    return metric
+
+
+def _metadata(pm: Any) -> MetaData:
+    return MetaData(**{fd.name: value for fd, value in pm.ListFields()})
+
+
+def _basic(kind: int, which: str | None, raw: Any, where: str) -> Any:
+    if which is None:
+        return None
+    if kind >= _NUM_TYPES or _DATATYPES[kind] not in BASIC_TYPES:
+        raise SparkplugDecodeError(f"{where}: type code {kind} is not a basic type 1..14")
+    try:
+        return _DECODERS[kind](raw, which)
+    except SparkplugDecodeError as exc:
+        raise SparkplugDecodeError(f"{where}: {exc}") from None
+
+
+def decode_property_set(ps: Any) -> PropertySet:
+    keys = list(ps.keys)
+    if len(keys) != len(ps.values):
+        raise SparkplugDecodeError(f"PropertySet has {len(keys)} keys but {len(ps.values)} values (§16)")
+    values = [_property_value(key, value) for key, value in zip(keys, ps.values, strict=True)]
+    return PropertySet(tuple(zip(keys, values, strict=True)))
+
+
+def _property_value(key: str, pv: Any) -> PropertyValue:
+    kind = pv.type
+    which = pv.WhichOneof("value")
+    where = f"property {key!r}"
+    if kind == DataType.PropertySet:
+        if which not in (None, "propertyset_value"):
+            raise SparkplugDecodeError(f"{where}: PropertySet carries {which}")
+        value: Any = decode_property_set(pv.propertyset_value) if which else None
+    elif kind == DataType.PropertySetList:
+        if which not in (None, "propertysets_value"):
+            raise SparkplugDecodeError(f"{where}: PropertySetList carries {which}")
+        value = tuple(decode_property_set(s) for s in pv.propertysets_value.propertyset) if which else None
+    else:
+        value = None if pv.is_null else _basic(kind, which, getattr(pv, which) if which else None, where)
+    if value is None and which is not None and not pv.is_null:
+        raise SparkplugDecodeError(f"{where}: cannot read {which}")
+    return PropertyValue(_DATATYPES[kind], value)
+
+
+def decode_dataset(ds: Any) -> DataSet:
+    columns = tuple(ds.columns)
+    types = tuple(ds.types)
+    if len(types) != len(columns) or (ds.HasField("num_of_columns") and ds.num_of_columns != len(columns)):
+        raise SparkplugDecodeError(
+            f"DataSet declares {ds.num_of_columns} columns, names {len(columns)} and types {len(types)} (§17)"
+        )
+    for kind in types:
+        if kind >= _NUM_TYPES or _DATATYPES[kind] not in BASIC_TYPES:
+            raise SparkplugDecodeError(f"DataSet column type code {kind} is not a basic type 1..14 (§17)")
+    rows = []
+    for number, row in enumerate(ds.rows):
+        if len(row.elements) != len(columns):
+            raise SparkplugDecodeError(
+                f"DataSet row {number} has {len(row.elements)} cells, expected {len(columns)}"
+            )
+        cells = []
+        for kind, element in zip(types, row.elements, strict=True):
+            which = element.WhichOneof("value")
+            raw = getattr(element, which) if which else None
+            cells.append(_basic(kind, which, raw, f"DataSet row {number}"))
+        rows.append(tuple(cells))
+    return DataSet(columns, tuple(_DATATYPES[k] for k in types), tuple(rows))
+
+
+def decode_template(pt: Any) -> Template:
+    params = []
+    for param in pt.parameters:
+        which = param.WhichOneof("value")
+        raw = getattr(param, which) if which else None
+        value = _basic(param.type, which, raw, f"parameter {param.name!r}")
+        kind = param.type
+        datatype = _DATATYPES[kind] if kind < _NUM_TYPES else DataType.Unknown
+        params.append(TemplateParameter(param.name, datatype, value))
+    return Template(
+        metrics=tuple(decode_metric(m) for m in pt.metrics),
+        parameters=tuple(params),
+        version=pt.version if pt.HasField("version") else None,
+        template_ref=pt.template_ref if pt.HasField("template_ref") else None,
+        is_definition=pt.is_definition,
+    )
+
+
+def decode_payload(data: bytes) -> Payload:
+    """Decode Sparkplug B protobuf bytes.
+
+    Raises:
+        SparkplugDecodeError: the bytes are not a Sparkplug B payload, or a metric's value does not fit
+            its datatype; the message says which metric and why. Nothing else is raised.
+    """
+    try:
+        msg = _PbPayload.FromString(data)
+    except DecodeError as exc:
+        raise SparkplugDecodeError(f"not a Sparkplug B protobuf payload ({len(data)} bytes): {exc}") from None
+    try:
+        metrics = tuple([decode_metric(pm) for pm in msg.metrics])
+        return Payload(
+            timestamp=msg.timestamp if msg.HasField("timestamp") else None,
+            metrics=metrics,
+            seq=msg.seq if msg.HasField("seq") else None,
+            uuid=msg.uuid if msg.HasField("uuid") else None,
+            body=msg.body if msg.HasField("body") else None,
+        )
+    except UnicodeDecodeError as exc:
+        raise SparkplugDecodeError(f"a string field is not valid UTF-8: {exc}") from None
