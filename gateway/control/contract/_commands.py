@@ -78,10 +78,16 @@ class ModbusType(StrEnum):
 
 
 class ByteOrder(StrEnum):
-    """Byte order inside each 16-bit register, or word order across registers."""
+    """Where bytes A (most significant) to D of a multi-register value land, as the Modbus drivers name it.
 
-    BIG = "big"
-    LITTLE = "little"
+    ABCD is big-endian (the Modbus default), CDAB swaps the 16-bit words, BADC swaps the bytes inside
+    each word, DCBA is little-endian. For 64-bit values the same rule applies to four words.
+    """
+
+    ABCD = "ABCD"
+    CDAB = "CDAB"
+    BADC = "BADC"
+    DCBA = "DCBA"
 
 
 # ---- requests -------------------------------------------------------------------------------
@@ -148,8 +154,7 @@ class ModbusRead:
         table: which table.
         address: zero-based address in that table.
         data_type: how to decode.
-        byte_order: byte order inside each register.
-        word_order: register order for 32/64-bit values.
+        byte_order: byte and word order for multi-register values.
         count: registers to read for ``string`` (ignored for other types).
     """
 
@@ -161,8 +166,7 @@ class ModbusRead:
     host: str | None = None
     port: int = 502
     unit: int = 1
-    byte_order: ByteOrder = ByteOrder.BIG
-    word_order: ByteOrder = ByteOrder.BIG
+    byte_order: ByteOrder = ByteOrder.ABCD
     count: int = 1
 
 
@@ -304,16 +308,14 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class DecodedValue:
-    """Registers decoded in one byte/word order.
+    """Registers decoded in one byte order.
 
     Attributes:
-        byte_order: byte order inside each register.
-        word_order: register order.
+        byte_order: the order used.
         value: the registers decoded that way, or ``None`` if they do not decode.
     """
 
     byte_order: ByteOrder
-    word_order: ByteOrder
     value: TagScalar
 
 
@@ -323,8 +325,8 @@ class ModbusReadResult:
 
     Attributes:
         registers: the raw 16-bit registers (or 0/1 for coils and discrete inputs).
-        value: decoded with the requested byte and word order.
-        decoded: the same registers decoded in every byte/word order, for comparison.
+        value: decoded with the requested byte order.
+        decoded: the same registers decoded in every byte order, for comparison.
         response_ms: how long the read took.
     """
 
