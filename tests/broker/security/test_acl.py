@@ -174,10 +174,15 @@ def test_decisions_are_cached_but_bounded() -> None:
             ["unknown key 'topc'", "everyone.rules[0].topic: missing"],
         ),
         (
-            'version = 1\n[everyone]\nrules = [ { allow = "read", topic = "a/#/b" }, { allow = [], topic = "" } ]',
-            ["rules[0].topic: 'a/#/b'", "rules[1].allow: expected an access name", "rules[1].topic: '': empty"],
+            'version = 1\n[everyone]\nrules = [ { allow = "read", topic = "a/#/b" },'
+            ' { allow = [], topic = "" } ]',
+            [
+                "rules[0].topic: 'a/#/b'",
+                "rules[1].allow: expected an access name",
+                "rules[1].topic: '': empty",
+            ],
         ),
-        ('version = 1\neveryone = 3', ["everyone: expected a table"]),
+        ("version = 1\neveryone = 3", ["everyone: expected a table"]),
         ('version = 1\n[everyone]\nrules = "x"', ["everyone.rules: expected a list"]),
     ],
 )

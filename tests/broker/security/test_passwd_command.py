@@ -110,7 +110,10 @@ def _prompted_run(path: Path, first: str, second: str) -> tuple[int, bytes]:
     """Run passwd on a pseudo-terminal, answer both prompts, return (exit code, what the terminal showed)."""
     master, slave = os.openpty()
     process = subprocess.Popen(
-        [*CLI, "passwd", str(path), "alice"], stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+        [*CLI, "passwd", str(path), "alice"],
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     os.close(slave)
