@@ -1,0 +1,470 @@
+"""``OpcUaDriver``: subscriptions with a polling fallback, a staleness watchdog and reconnects.
+
+Theory of operation
+-------------------
+One supervisor task per server runs: open a session (:func:`open_session`), resolve every tag to a
+node (NodeId or browse path; a tag that does not resolve is BAD and the others go on), create one
+subscription with a monitored item per subscribed tag, then watch:
+
+- every ``watchdog_interval`` it reads the server state (i=2259). A failure means the connection or
+  session is gone (server restart, session expiry, network): every tag is emitted BAD with the
+  error (the gap is visible in the sample stream), the session is dropped and a new one is opened
+  after a backoff delay, with a *new* subscription (catalogue T53, T54b). The old subscription is
+  not carried over, so the server never holds duplicates from us.
+- when the subscription has sent no publish response (data or keep-alive) for
+  keepalive_count x publishing_interval x stale_margin, its tags are emitted STALE with their last
+  value and it is deleted and recreated (catalogue T56). After ``fallback_after`` consecutive stale
+  recreations, the connection switches to polling for good (servers whose subscriptions misbehave).
+- polled tags are read with one Read service call per ``poll_interval``.
+
+Notifications are consumed from the subscription's bounded queue (asyncua iterator mode, drop
+oldest) and emitted in batches, with the server's source timestamps kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from drivers._backoff import Backoff
+from drivers._types import (
+    DeviceHealth,
+    DriverHealth,
+    DriverState,
+    Quality,
+    Sample,
+    Value,
+    WriteResult,
+    WriteStatus,
+    utc_ms,
+)
+from drivers.base import Driver
+from drivers.errors import DeviceError, ErrorKind, from_opcua
+from drivers.opcua import _lazy as lazy
+from drivers.opcua._browse import BrowseEntry, browse_children
+from drivers.opcua._session import close_quietly, open_session
+from drivers.opcua._spec import OpcUaServer, OpcUaTag, TagMode, validate_server
+from drivers.opcua._values import check_write_value, sample_from
+
+log = logging.getLogger(__name__)
+
+_HANDLE_BASE = 1_000_000  # our client handles, far from asyncua's own counter (starts at 200)
+
+
+class OpcUaDriver(Driver):
+    """Reads and writes the tags of one OPC UA server.
+
+    Args:
+        name: the driver's name (health, logs).
+        server: the connection and its tags; validated at construction
+            (:class:`~drivers.DriverConfigError` lists every problem).
+        queue_size: bound of the sample queue, in batches.
+    """
+
+    def __init__(self, name: str, server: OpcUaServer, *, queue_size: int = 4096) -> None:
+        super().__init__(name, queue_size=queue_size)
+        validate_server(server)
+        self.server = server
+        self._tags = {t.name: t for t in server.tags}
+        self._handles = {_HANDLE_BASE + i: t for i, t in enumerate(server.tags)}
+        self._last: dict[str, Value] = {}
+        self._nodes: dict[str, Any] = {}
+        self._types: dict[str, str] = {}
+        self._client: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = Backoff(initial=server.backoff_initial, maximum=server.backoff_max)
+        self._state = DriverState.STOPPED
+        self._connected = asyncio.Event()
+        self.polling_fallback = False
+        self.last_error: DeviceError | None = None
+        self.session_id: str | None = None
+        self.requests = 0
+        self.errors = 0
+        self.timeouts = 0
+        self.connects = 0
+        self.connection_losses = 0
+        self.subscriptions_created = 0
+        self.stale_events = 0
+        self.notifications = 0
+        # asyncua logs every publish result at INFO (formatting whole payloads); keep it quiet
+        # unless someone configured it on purpose.
+        asyncua_log = logging.getLogger("asyncua")
+        if asyncua_log.level == logging.NOTSET:
+            asyncua_log.setLevel(logging.WARNING)
+
+    # ---------------------------------------------------------------- lifecycle
+    def tag_names(self) -> list[str]:
+        return list(self._tags)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._state = DriverState.CONNECTING
+            self._task = asyncio.create_task(self._supervise(), name=f"opcua:{self.server.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._queue.close()
+        self._state = DriverState.STOPPED
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Wait until a session is up (for callers that need the browse API right away)."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def _supervise(self) -> None:
+        while True:
+            client = None
+            try:
+                client = await open_session(self.server)
+                self._client = client
+                self.connects += 1
+                self.session_id = str(getattr(client.uaclient, "_session_id", None) or "") or None
+                self._backoff.reset()
+                await self._run_session(client)
+            except asyncio.CancelledError:
+                if client is not None:
+                    await close_quietly(client)
+                raise
+            except DeviceError as exc:
+                self._failed(exc)
+            except Exception as exc:  # top of a long-lived task: log with context, count, retry
+                log.exception("%s: session loop failed", self.server.name)
+                self._failed(from_opcua(exc, self.server.name, None))
+            self._client = None
+            self._connected.clear()
+            if client is not None:
+                await close_quietly(client)
+            delay = self._backoff.next_delay()
+            log.warning("%s: %s; reconnecting in %.1f s", self.server.name, self.last_error, delay)
+            await asyncio.sleep(delay)
+            self._state = DriverState.CONNECTING
+
+    def _failed(self, exc: DeviceError) -> None:
+        self.errors += 1
+        if exc.kind is ErrorKind.TIMEOUT:
+            self.timeouts += 1
+        if self._state in (DriverState.RUNNING, DriverState.DEGRADED):
+            self.connection_losses += 1
+        self.last_error = exc
+        self._state = DriverState.FAILED
+        ts = utc_ms()
+        self._emit([Sample(t.name, None, Quality.BAD, ts, exc, t.unit) for t in self.server.tags])
+
+    # ---------------------------------------------------------------- session
+    async def _run_session(self, client: Any) -> None:
+        nodes = await self._resolve(client)
+        self._nodes = nodes
+        subscribed = [t for t in self.server.tags if t.name in nodes and t.mode is TagMode.SUBSCRIBE]
+        polled = [t for t in self.server.tags if t.name in nodes and t.mode is TagMode.POLL]
+        if self.polling_fallback:
+            polled, subscribed = polled + subscribed, []
+        sub = None
+        consumer: asyncio.Task[None] | None = None
+        poller = asyncio.create_task(self._poll(client, polled), name=f"opcua-poll:{self.server.name}")
+        consecutive_stale = 0
+        try:
+            if subscribed:
+                sub = await self._subscribe(client, subscribed)
+                consumer = asyncio.create_task(self._consume(sub), name=f"opcua-sub:{self.server.name}")
+            self._state = DriverState.DEGRADED if len(nodes) < len(self._tags) else DriverState.RUNNING
+            self._connected.set()
+            while True:
+                await asyncio.sleep(self.server.watchdog_interval)
+                await self._check_alive(client)
+                if sub is None or not sub.is_stale(self.server.stale_margin):
+                    if sub is not None and sub.last_publish_at is not None:
+                        consecutive_stale = 0
+                    continue
+                consecutive_stale += 1
+                self.stale_events += 1
+                self._mark_stale(subscribed)
+                if consumer is not None:
+                    consumer.cancel()
+                await _delete_quietly(sub)
+                sub = None
+                if consecutive_stale >= self.server.fallback_after:
+                    log.warning(
+                        "%s: subscription stale %d times in a row; switching to polling",
+                        self.server.name,
+                        consecutive_stale,
+                    )
+                    self.polling_fallback = True
+                    poller.cancel()
+                    polled, subscribed = polled + subscribed, []
+                    poller = asyncio.create_task(self._poll(client, polled))
+                    continue
+                log.warning("%s: subscription stale; recreating it", self.server.name)
+                sub = await self._subscribe(client, subscribed)
+                consumer = asyncio.create_task(self._consume(sub))
+        finally:
+            poller.cancel()
+            if consumer is not None:
+                consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            if consumer is not None:
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await consumer
+
+    async def _check_alive(self, client: Any) -> None:
+        ua = lazy.ua()
+
+        self.requests += 1
+        try:
+            node = client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_State))
+            await asyncio.wait_for(node.read_value(), self.server.request_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any failure of the liveness read means the session is unusable
+            raise from_opcua(exc, self.server.name, "Server.ServerStatus.State") from exc
+
+    async def _resolve(self, client: Any) -> dict[str, Any]:
+        nodes: dict[str, Any] = {}
+        objects = client.nodes.objects
+        bad: list[Sample] = []
+        for tag in self.server.tags:
+            try:
+                if tag.node_id is not None:
+                    node = client.get_node(tag.node_id)
+                else:
+                    node = await objects.get_child(str(tag.browse_path).split("/"))
+                nodes[tag.name] = node
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bad NodeId string or an unknown browse path: this tag only
+                error = from_opcua(exc, self.server.name, tag.address)
+                if error.hint is None:
+                    error = DeviceError(
+                        self.server.name,
+                        error.kind,
+                        error.detail,
+                        address=tag.address,
+                        code=error.code,
+                        hint="check the NodeId or browse path",
+                    )
+                bad.append(Sample(tag.name, None, Quality.BAD, utc_ms(), error, tag.unit))
+        if bad:
+            self._emit(bad)
+        return nodes
+
+    async def _subscribe(self, client: Any, tags: list[OpcUaTag]) -> Any:
+        from asyncua.common.subscription import OverflowPolicy
+
+        ua = lazy.ua()
+
+        params = ua.CreateSubscriptionParameters()
+        params.RequestedPublishingInterval = self.server.publishing_interval * 1000
+        params.RequestedMaxKeepAliveCount = self.server.keepalive_count
+        params.RequestedLifetimeCount = self.server.keepalive_count * 3
+        params.MaxNotificationsPerPublish = 10000
+        params.PublishingEnabled = True
+        params.Priority = 0
+        sub = await client.create_subscription(
+            params, None, queue_maxsize=20000, overflow=OverflowPolicy.DROP_OLDEST
+        )
+        self.subscriptions_created += 1
+        handle_of = {t.name: h for h, t in self._handles.items()}
+        requests = []
+        for tag in tags:
+            rv = ua.ReadValueId()
+            rv.NodeId = self._nodes[tag.name].nodeid
+            rv.AttributeId = ua.AttributeIds.Value
+            mparams = ua.MonitoringParameters()
+            mparams.ClientHandle = handle_of[tag.name]
+            interval = (
+                tag.sampling_interval
+                if tag.sampling_interval is not None
+                else self.server.publishing_interval
+            )
+            mparams.SamplingInterval = interval * 1000
+            mparams.QueueSize = tag.queue_size
+            mparams.DiscardOldest = True
+            if tag.deadband is not None:
+                flt = ua.DataChangeFilter()
+                flt.Trigger = ua.DataChangeTrigger.StatusValue
+                flt.DeadbandType = int(tag.deadband[0])
+                flt.DeadbandValue = float(tag.deadband[1])
+                mparams.Filter = flt
+            item = ua.MonitoredItemCreateRequest()
+            item.ItemToMonitor = rv
+            item.MonitoringMode = ua.MonitoringMode.Reporting
+            item.RequestedParameters = mparams
+            requests.append(item)
+        results = await sub.create_monitored_items(requests)
+        bad = []
+        for tag, result in zip(tags, results, strict=True):
+            if isinstance(result, ua.StatusCode):
+                error = DeviceError(
+                    self.server.name,
+                    ErrorKind.EXCEPTION,
+                    f"monitored item refused: {result.name}",
+                    address=tag.address,
+                    code=int(result.value),
+                    hint="check the NodeId, and the deadband (percent needs an EURange)",
+                )
+                bad.append(Sample(tag.name, None, Quality.BAD, utc_ms(), error, tag.unit))
+        if bad:
+            self._emit(bad)
+        return sub
+
+    async def _consume(self, sub: Any) -> None:
+        queue: asyncio.Queue[Any] | None = getattr(sub, "_event_queue", None)  # for batching; see below
+        device = self.server.name
+        handles = self._handles
+        while True:
+            try:
+                event = await sub.next_event()
+            except StopAsyncIteration:
+                return
+            events = [event]
+            # asyncua 2.1 has no non-blocking get on the subscription; drain its queue directly
+            # so one publish response becomes one batch.
+            while queue is not None and not queue.empty() and len(events) < 5000:
+                item = queue.get_nowait()
+                if item is None:
+                    break
+                events.append(item)
+            batch = []
+            for ev in events:
+                monitored = getattr(getattr(ev, "data", None), "monitored_item", None)
+                if monitored is None:
+                    continue  # status-change or event notifications: not tags
+                tag = handles.get(monitored.ClientHandle)
+                if tag is None:
+                    continue
+                sample = sample_from(tag, device, monitored.Value)
+                if sample.quality is not Quality.BAD:
+                    self._last[tag.name] = sample.value
+                batch.append(sample)
+            self.notifications += len(batch)
+            self._emit(batch)
+
+    async def _poll(self, client: Any, tags: list[OpcUaTag]) -> None:
+        if not tags:
+            return
+        nodes = [self._nodes[t.name] for t in tags]
+        while True:
+            self.requests += 1
+            try:
+                values = await asyncio.wait_for(client.read_attributes(nodes), self.server.request_timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the watchdog decides about the session; here only the tags
+                self.errors += 1
+                error = from_opcua(exc, self.server.name, None)
+                self._emit([Sample(t.name, None, Quality.BAD, utc_ms(), error, t.unit) for t in tags])
+            else:
+                batch = [sample_from(t, self.server.name, dv) for t, dv in zip(tags, values, strict=True)]
+                for s in batch:
+                    if s.quality is not Quality.BAD:
+                        self._last[s.tag] = s.value
+                self._emit(batch)
+            await asyncio.sleep(self.server.poll_interval)
+
+    def _mark_stale(self, tags: list[OpcUaTag]) -> None:
+        error = DeviceError(
+            self.server.name,
+            ErrorKind.STALE,
+            "the subscription sent no publish response within its keep-alive time",
+            hint="the server may be overloaded; the subscription is being recreated",
+        )
+        ts = utc_ms()
+        self._emit([Sample(t.name, self._last.get(t.name), Quality.STALE, ts, error, t.unit) for t in tags])
+
+    # ------------------------------------------------------------------ write
+    async def write(self, tag: str, value: Value) -> WriteResult:
+        ua = lazy.ua()
+
+        spec = self._tags.get(tag)
+        if spec is None:
+            return WriteResult(tag, WriteStatus.REJECTED, reason=f"unknown tag {tag!r}")
+        if not spec.writable:
+            return WriteResult(
+                tag, WriteStatus.REJECTED, reason=f"tag {tag!r} is not writable (set writable)"
+            )
+        client, node = self._client, self._nodes.get(tag)
+        if client is None or node is None:
+            error = self.last_error or DeviceError(self.server.name, ErrorKind.IO, "not connected")
+            return WriteResult(tag, WriteStatus.FAILED, error=error.at(spec.address))
+        try:
+            type_name = self._types.get(tag)
+            if type_name is None:
+                vtype = await node.read_data_type_as_variant_type()
+                type_name = self._types[tag] = vtype.name
+            try:
+                checked = check_write_value(type_name, value)
+            except ValueError as exc:
+                return WriteResult(tag, WriteStatus.REJECTED, reason=f"{tag}: {exc}")
+            variant = ua.Variant(checked, getattr(ua.VariantType, type_name))
+            self.requests += 1
+            await asyncio.wait_for(
+                node.write_attribute(ua.AttributeIds.Value, ua.DataValue(variant)),
+                self.server.request_timeout,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # translated in one place
+            self.errors += 1
+            return WriteResult(tag, WriteStatus.FAILED, error=from_opcua(exc, self.server.name, spec.address))
+        return WriteResult(tag, WriteStatus.OK, value=value)
+
+    # ----------------------------------------------------------------- browse
+    async def browse(self, node_id: str | None = None) -> list[BrowseEntry]:
+        """The children of ``node_id`` (default: the Objects folder), one level, via the live session.
+
+        Raises:
+            DeviceError: not connected, or the server refused the browse.
+        """
+        client = self._client
+        if client is None:
+            raise self.last_error or DeviceError(self.server.name, ErrorKind.IO, "not connected")
+        try:
+            return await browse_children(client, node_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # translated in one place
+            raise from_opcua(exc, self.server.name, node_id or "Objects") from exc
+
+    # ----------------------------------------------------------------- health
+    def health(self) -> DriverHealth:
+        device = DeviceHealth(
+            name=self.server.name,
+            state=self._state,
+            last_error=self.last_error,
+            requests=self.requests,
+            errors=self.errors,
+            timeouts=self.timeouts,
+            late_replies=0,
+            reconnects=max(0, self.connects - 1),
+            latency_ms_avg=None,
+            latency_ms_max=None,
+        )
+        return DriverHealth(
+            driver=self.name,
+            state=self._state,
+            last_error=self.last_error,
+            requests=self.requests,
+            errors=self.errors,
+            timeouts=self.timeouts,
+            samples_out=self._queue.samples_in,
+            samples_dropped=self._queue.dropped_samples,
+            devices=(device,),
+        )
+
+
+async def _delete_quietly(sub: Any) -> None:
+    try:
+        await asyncio.wait_for(sub.delete(), 2.0)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the subscription is already broken; deleting is best effort
+        log.debug("deleting a stale subscription failed: %r", exc)
+
+
+_ = time  # monotonic time is read by asyncua's is_stale
