@@ -1,0 +1,37 @@
+"""``edge-gateway broker [-c FILE] [--host H] [--port P]``: run the embedded broker on its own."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "broker",
+        help="run the embedded MQTT broker standalone",
+        description="Run the embedded MQTT 3.1.1/5.0 broker on its own. Prints the bound address on start.",
+    )
+    parser.add_argument("-c", "--config", metavar="FILE", help="configuration file (its [broker] section)")
+    parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default 1883; 0 = any free port)")
+    parser.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        help="accept clients without credentials (refused by default)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gateway.broker.runner import run_standalone
+
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    runner(run_standalone(args.config, args.host, args.port, args.allow_anonymous))
+    return 0
