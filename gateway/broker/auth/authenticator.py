@@ -32,7 +32,7 @@ from collections.abc import Awaitable
 
 from gateway.broker.auth.hashing import DUMMY_HASH, PasswordHash, verify_password
 from gateway.broker.auth.security_files import SecurityFiles
-from gateway.broker.codec.codes import ReasonCode
+from gateway.broker.codes import ReasonCode
 from gateway.broker.hooks import AuthDecision, AuthRequest
 
 _log = logging.getLogger(__name__)

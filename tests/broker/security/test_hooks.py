@@ -10,7 +10,7 @@ import pytest
 
 from gateway.broker.auth import AclFileError, PasswordFileError, build_security
 from gateway.broker.auth.hashing import hash_password
-from gateway.broker.codec.codes import ReasonCode
+from gateway.broker.codes import ReasonCode
 from gateway.broker.hooks import Action, AuthDecision, Authenticator, Authorizer, AuthRequest, ClientIdentity
 from gateway.broker.settings import BrokerSettings
 from tests.broker.security.conftest import FAST_SCRYPT

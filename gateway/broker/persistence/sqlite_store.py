@@ -1,0 +1,242 @@
+"""``SqlitePersistence``: the broker's retained messages and persistent sessions in one SQLite file.
+
+Implements :class:`gateway.broker.hooks.BrokerPersistence`. The store lives at ``<data_dir>/broker.sqlite3``.
+Every hook call on the event loop only builds the SQL for the change and hands it to the writer thread
+(:mod:`.writer`); :meth:`load` and :meth:`close` do their blocking work in a worker thread.
+
+The durability promise (README.md, "Durability"):
+
+- **clean stop** (SIGTERM, ``close()``): everything handed to the store is committed before ``close``
+  returns, so a restart sees every retained message, session, subscription and queued message;
+- **kill -9 or power loss**: every change handed to the store before the writer's last commit survives.
+  The writer commits at most ``commit_interval`` (default 0.05 s) after a change arrives, plus the time of
+  the commit itself; so anything the broker acknowledged (PUBACK is sent after the hand-off) more than
+  ``commit_interval`` + one commit before the crash is kept. Changes in that last window may be lost;
+  a lost acknowledgement only means a message is delivered again (at least once).
+- the file is never left unreadable by a crash (SQLite WAL); a store that is unreadable anyway is handled at
+  start-up as :mod:`.opening` describes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+from gateway.broker.hooks import (
+    PersistedState,
+    QueuedMessage,
+    StoredMessage,
+    StoredSession,
+    StoredSubscription,
+)
+from gateway.broker.persistence import rows
+from gateway.broker.persistence.errors import StoreUnusableError
+from gateway.broker.persistence.opening import (
+    STORE_NAME,
+    OpenedStore,
+    Recovery,
+    classify_sqlite_error,
+    connect,
+    handle_bad_store,
+    lock_store,
+)
+from gateway.broker.persistence.writer import StoreWriter, Write, WriterStats
+
+_log = logging.getLogger(__name__)
+
+_SQL_RETAINED_SET = "INSERT OR REPLACE INTO retained VALUES (?, ?, ?, ?, ?)"
+_SQL_RETAINED_CLEAR = "DELETE FROM retained WHERE topic = ?"
+_SQL_SESSION_SET = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?)"
+_SQL_SUBS_CLEAR = "DELETE FROM subscriptions WHERE client_id = ?"
+_SQL_SUB_ADD = "INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?)"
+_SQL_SESSION_DELETE = "DELETE FROM sessions WHERE client_id = ?"
+_SQL_QUEUE_CLEAR = "DELETE FROM queued WHERE client_id = ?"
+_SQL_QUEUE_ADD = "INSERT OR REPLACE INTO queued VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SQL_QUEUE_ACK = "DELETE FROM queued WHERE client_id = ? AND seq = ?"
+
+
+class SqlitePersistence:
+    """Durable :class:`BrokerPersistence` in ``data_dir``.
+
+    Args:
+        data_dir: directory of the store (created 0700 if missing).
+        recovery: what to do with a corrupt store or one of another schema version at start-up.
+        commit_interval: longest time (s) a change waits in the writer before its commit starts.
+        queue_size: operations the hand-off queue holds before the broker waits for the disk.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        recovery: Recovery = Recovery.MOVE_ASIDE,
+        commit_interval: float = 0.05,
+        queue_size: int = 20_000,
+    ) -> None:
+        self.path = data_dir / STORE_NAME
+        self.recovery = recovery
+        self.commit_interval = commit_interval
+        self.queue_size = queue_size
+        self.alarm: str | None = None
+        """Set when a bad store was moved aside at start-up (for $SYS and the TUI)."""
+        self._opened: OpenedStore | None = None
+        self._writer: StoreWriter | None = None
+
+    # --- start and stop ----------------------------------------------------------------------------------
+
+    async def load(self) -> PersistedState:
+        """Open (with the recovery policy) and read everything; start the writer thread.
+
+        Raises:
+            StoreUnusableError: the store cannot be used and the policy does not allow moving it aside.
+        """
+        opened, state = await asyncio.to_thread(self._open_and_read)
+        self._opened = opened
+        self.alarm = opened.alarm
+        self._writer = StoreWriter(
+            opened.connection, self.path, commit_interval=self.commit_interval, queue_size=self.queue_size
+        )
+        self._writer.start()
+        _log.info(
+            "broker store %s: %s, %d retained, %d sessions, %d queued messages",
+            self.path,
+            "created" if opened.created else "loaded",
+            len(state.retained),
+            len(state.sessions),
+            sum(len(q) for q in state.queues.values()),
+        )
+        return state
+
+    def _open_and_read(self) -> tuple[OpenedStore, PersistedState]:
+        lock_fd = lock_store(self.path)
+        try:
+            alarm = None
+            try:
+                connection, created = connect(self.path)
+                try:
+                    state = _read_all(connection, self.path)
+                except StoreUnusableError:
+                    connection.close()
+                    raise
+            except StoreUnusableError as exc:
+                alarm = handle_bad_store(self.path, exc, self.recovery)
+                connection, created = connect(self.path)
+                state = PersistedState()
+            return OpenedStore(self.path, connection, lock_fd, created, alarm), state
+        except BaseException:
+            os.close(lock_fd)
+            raise
+
+    async def flush(self) -> None:
+        """Wait until everything handed over so far is committed (a durability point)."""
+        writer = self._require_writer()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def finished() -> None:
+            loop.call_soon_threadsafe(_resolve, done)
+
+        writer.request_flush(finished)
+        await done
+
+    async def close(self) -> None:
+        """Commit everything pending, checkpoint the WAL, close the file and release the lock."""
+        writer, opened = self._writer, self._opened
+        if writer is None or opened is None:
+            return
+        self._writer = None
+        self._opened = None
+        await asyncio.to_thread(_shut_down, writer, opened)
+
+    def stats(self) -> WriterStats | None:
+        return self._writer.stats() if self._writer is not None else None
+
+    # --- hooks (event loop thread; never block) ----------------------------------------------------------
+
+    def retained_set(self, message: StoredMessage) -> None:
+        self._submit(Write(((_SQL_RETAINED_SET, rows.retained_row(message)),)))
+
+    def retained_cleared(self, topic: str) -> None:
+        self._submit(Write(((_SQL_RETAINED_CLEAR, (topic,)),)))
+
+    def session_saved(self, session: StoredSession) -> None:
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            (_SQL_SESSION_SET, rows.session_row(session)),
+            (_SQL_SUBS_CLEAR, (session.client_id,)),
+        ]
+        statements.extend((_SQL_SUB_ADD, row) for row in rows.subscription_rows(session))
+        self._submit(Write(tuple(statements)))
+
+    def session_removed(self, client_id: str) -> None:
+        self._submit(
+            Write(
+                (
+                    (_SQL_SESSION_DELETE, (client_id,)),
+                    (_SQL_SUBS_CLEAR, (client_id,)),
+                    (_SQL_QUEUE_CLEAR, (client_id,)),
+                )
+            )
+        )
+
+    def message_queued(self, client_id: str, queued: QueuedMessage) -> None:
+        row = rows.queued_row(client_id, queued)
+        self._submit(Write(((_SQL_QUEUE_ADD, row),), queued_key=(client_id, queued.seq)))
+
+    def message_acknowledged(self, client_id: str, seq: int) -> None:
+        self._submit(Write(((_SQL_QUEUE_ACK, (client_id, seq)),), acked_key=(client_id, seq)))
+
+    def _submit(self, write: Write) -> None:
+        self._require_writer().submit(write)
+
+    def _require_writer(self) -> StoreWriter:
+        if self._writer is None:
+            raise RuntimeError(f"broker store {self.path} is not loaded (call load() first) or is closed")
+        return self._writer
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _shut_down(writer: StoreWriter, opened: OpenedStore) -> None:
+    writer.stop()
+    try:
+        opened.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        opened.release()
+
+
+def _read_all(connection: sqlite3.Connection, path: Path) -> PersistedState:
+    reader = rows.RowReader(path)
+    try:
+        retained = tuple(reader.retained(row) for row in connection.execute("SELECT * FROM retained"))
+        subscriptions: dict[str, list[StoredSubscription]] = {}
+        for row in connection.execute("SELECT * FROM subscriptions ORDER BY client_id, topic_filter"):
+            client_id, subscription = reader.subscription(row)
+            subscriptions.setdefault(client_id, []).append(subscription)
+        sessions = tuple(
+            reader.session(row, tuple(subscriptions.get(row[0], ())))
+            for row in connection.execute("SELECT * FROM sessions ORDER BY client_id")
+        )
+        known = {session.client_id for session in sessions}
+        queues: dict[str, list[QueuedMessage]] = {}
+        orphans = 0
+        for row in connection.execute("SELECT * FROM queued ORDER BY client_id, seq"):
+            client_id, queued = reader.queued(row)
+            if client_id in known:
+                queues.setdefault(client_id, []).append(queued)
+            else:
+                orphans += 1
+    except sqlite3.DatabaseError as exc:
+        raise classify_sqlite_error(path, exc) from exc
+    if orphans:
+        _log.warning(
+            "broker store %s: ignored %d queued messages of sessions that no longer exist", path, orphans
+        )
+    return PersistedState(
+        retained=retained, sessions=sessions, queues={cid: tuple(q) for cid, q in queues.items()}
+    )
