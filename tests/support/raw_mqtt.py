@@ -48,7 +48,7 @@ class RawMQTT:
         local_addr: str | None = None,
         timeout: float = 5.0,
     ) -> RawMQTT:
-        """Open a TCP connection; ``local_addr`` binds a source address (e.g. 127.0.0.3 for per-source tests)."""
+        """Open a TCP connection; ``local_addr`` binds a source address (127.0.0.3: per-source tests)."""
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, local_addr=(local_addr, 0) if local_addr else None), timeout
         )
