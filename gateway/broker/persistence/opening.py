@@ -106,11 +106,8 @@ def connect(path: Path) -> tuple[sqlite3.Connection, bool]:
     check_header(path, head)
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreUnreadableError(path, f"cannot switch to WAL journal mode (got {mode!r})")
-        connection.execute("PRAGMA synchronous = FULL")
-        created = prepare(connection, path)
+        # prepare() reads the stamps before anything is written, so a foreign file is left untouched.
+        created = prepare(connection, path, _enable_wal)
         if not created:
             problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
             if problems != ["ok"]:
@@ -122,6 +119,13 @@ def connect(path: Path) -> tuple[sqlite3.Connection, bool]:
     except StoreUnusableError:
         connection.close()
         raise
+
+
+def _enable_wal(connection: sqlite3.Connection, path: Path) -> None:
+    mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreUnreadableError(path, f"cannot switch to WAL journal mode (got {mode!r})")
+    connection.execute("PRAGMA synchronous = FULL")
 
 
 def classify_sqlite_error(path: Path, exc: sqlite3.Error) -> StoreUnusableError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway import __version__
@@ -50,7 +51,7 @@ CREATE TABLE subscriptions (
     retain_handling INTEGER NOT NULL,
     subscription_identifier INTEGER,
     PRIMARY KEY (client_id, topic_filter)
-) WITHOUT ROWID;
+);
 CREATE TABLE queued (
     client_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -77,8 +78,12 @@ def check_header(path: Path, head: bytes) -> None:
         raise StoreCorruptError(path, f"truncated: only {len(head)} bytes, shorter than an SQLite header")
 
 
-def prepare(connection: sqlite3.Connection, path: Path) -> bool:
+def prepare(
+    connection: sqlite3.Connection, path: Path, configure: Callable[[sqlite3.Connection, Path], None]
+) -> bool:
     """Create the schema in an empty database, or check an existing one. Return whether it was created.
+
+    ``configure`` (journal mode, synchronous) runs only once the file is known to be ours or empty.
 
     Raises:
         StoreVersionError: another schema version, or not an edge-gateway broker store.
@@ -89,6 +94,7 @@ def prepare(connection: sqlite3.Connection, path: Path) -> bool:
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if application_id == 0 and version == 0 and not tables:
+        configure(connection, path)
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         connection.executescript(
             "BEGIN;"
@@ -109,4 +115,5 @@ def prepare(connection: sqlite3.Connection, path: Path) -> bool:
     missing = _TABLES - tables
     if missing:
         raise StoreCorruptError(path, f"tables missing: {', '.join(sorted(missing))}")
+    configure(connection, path)
     return False

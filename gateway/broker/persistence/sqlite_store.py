@@ -215,7 +215,8 @@ def _read_all(connection: sqlite3.Connection, path: Path) -> PersistedState:
     try:
         retained = tuple(reader.retained(row) for row in connection.execute("SELECT * FROM retained"))
         subscriptions: dict[str, list[StoredSubscription]] = {}
-        for row in connection.execute("SELECT * FROM subscriptions ORDER BY client_id, topic_filter"):
+        # rowid keeps the order in which session_saved() listed them
+        for row in connection.execute("SELECT * FROM subscriptions ORDER BY client_id, rowid"):
             client_id, subscription = reader.subscription(row)
             subscriptions.setdefault(client_id, []).append(subscription)
         sessions = tuple(
