@@ -100,6 +100,10 @@ class MetricTable:
             self._by_alias[alias] = key
         return alias
 
+    def allocated_alias(self, owner: str | None, name: str) -> int | None:
+        """The alias of (owner, name) if one was ever allocated (declared metrics and node controls)."""
+        return self._aliases.get((owner, name))
+
     def declare(self, owner: str | None, specs: tuple[MetricSpec, ...]) -> None:
         """(Re)declare the metric set of an owner, keeping current values of metrics that stay."""
         names = [spec.name for spec in specs]

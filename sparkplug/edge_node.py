@@ -215,8 +215,7 @@ class EdgeNode:
 
     def alias_of(self, device_id: str | None, name: str) -> int | None:
         """The alias used for a declared metric (None if unknown or aliases are off)."""
-        state = self._table.get(device_id, name)
-        return state.alias if state is not None and self.config.use_aliases else None
+        return self._table.allocated_alias(device_id, name) if self.config.use_aliases else None
 
     def handle(self, event: Event, now: int) -> list[Output]:
         """Feed one event at ``now`` (UTC ms); returns the outputs to carry out, in order.
