@@ -23,6 +23,7 @@ from gateway.store._exceptions import (
 from gateway.store._store import MessageStore
 from gateway.store._types import (
     DropReason,
+    MessageLike,
     NewMessage,
     StoredMessage,
     StoreLimits,
@@ -33,6 +34,7 @@ from gateway.store._types import (
 
 __all__ = [
     "DropReason",
+    "MessageLike",
     "MessageStore",
     "NewMessage",
     "StoreClosedError",

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.store._exceptions import StoreClosedError, StoreError, StoreOverloadedError
-from gateway.store._types import DropReason, NewMessage, StoredMessage, StoreLimits, StoreStatus
+from gateway.store._types import DropReason, MessageLike, NewMessage, StoredMessage, StoreLimits, StoreStatus
 from gateway.store._writer import (
     AppendCommand,
     CloseCommand,
@@ -107,8 +107,9 @@ class MessageStore:
             raise StoreClosedError("the store is not open", hint="await MessageStore.open() first")
         return self._writer
 
-    def append(self, message: NewMessage) -> asyncio.Future[int]:
+    def append(self, message: MessageLike) -> asyncio.Future[int]:
         """Queue one message; the future gives its id after the commit, or a :class:`StoreError`.
+        ``message`` is a :class:`NewMessage` or anything with the same fields.
 
         Raises:
             StoreOverloadedError: the hand-off queue is full (the message is counted as dropped).
@@ -123,6 +124,15 @@ class MessageStore:
             )
         assert self._loop is not None
         future: asyncio.Future[int] = self._loop.create_future()
+        if not isinstance(message, NewMessage):
+            message = NewMessage(
+                message.topic,
+                message.payload,
+                message.qos,
+                message.retain,
+                int(message.kind),
+                message.created_ms,
+            )
         self._batch.append(message)
         self._batch_futures.append(future)
         if not self._flush_scheduled:

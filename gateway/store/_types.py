@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 class StoreMode(enum.Enum):
@@ -30,6 +31,24 @@ class DropReason(enum.Enum):
     """The hand-off queue to the writer thread was full."""
     WRITE_ERROR = "write_error"
     """SQLite reported an I/O error other than a full disk while committing the batch."""
+
+
+class MessageLike(Protocol):
+    """Anything with the fields of :class:`NewMessage` (e.g. the uplink's ``OutboundMessage``), so callers
+    need not import the store's types."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def qos(self) -> int: ...
+    @property
+    def retain(self) -> bool: ...
+    @property
+    def kind(self) -> int: ...
+    @property
+    def created_ms(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
