@@ -137,7 +137,8 @@ class Broker:
                 log.exception("broker tick failed")
 
     async def stop(self) -> None:
-        """Stop listening, disconnect every client (5.0: 0x8B), flush and close persistence."""
+        """Stop listening, disconnect every client (5.0: 0x8B; Wills are not published), flush and close
+        persistence. Delayed Wills still pending are dropped too."""
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -149,6 +150,9 @@ class Broker:
         core = self._core
         if core is not None:
             for conn in list(core.connections):
+                # A clean stop is our doing, not the client's failure: its Will is not published, and it
+                # is told 0x8B (5.0). After kill -9 nothing is published either (Wills live in memory).
+                conn.will = None
                 conn.shutdown()
         # Let the flushes scheduled by shutdown() run, then drop whatever is left.
         await asyncio.sleep(0)

@@ -2,10 +2,10 @@
 
 The decoder rejects, with Malformed Packet (0x81) as the spec asks:
 - an identifier unknown to MQTT 5.0 or not allowed in this packet kind (e.g. Topic Alias in SUBSCRIBE);
-- a property given twice, except User Property and (in PUBLISH) Subscription Identifier;
 - a property length running past the end of the packet, a truncated value.
-Values the spec constrains (Receive Maximum 0, Subscription Identifier 0, a flag other than 0/1) are a
-Protocol Error (0x82).
+A property given twice (except User Property and, in PUBLISH, Subscription Identifier) and values the spec
+constrains (Receive Maximum 0, Subscription Identifier 0, a flag other than 0/1) are a Protocol Error (0x82),
+as each property's section says ("It is a Protocol Error to include ... more than once").
 """
 
 from __future__ import annotations
@@ -192,11 +192,12 @@ def decode_properties(buf: bytes, pos: int, end: int, context: PropertyContext) 
             if value == 0:
                 raise ProtocolError(f"{what}: 0 is not a valid Subscription Identifier [MQTT-3.8.2-1.2]")
             if context is PropertyContext.SUBSCRIBE and sub_ids:
-                raise MalformedPacket(f"{what} given twice")
+                raise ProtocolError(f"{what} given twice")
             sub_ids.append(value)
             continue
         if name in values:
-            raise MalformedPacket(f"{what} given twice")
+            # "It is a Protocol Error to include <property> more than once" (every property in 5.0 ch. 3).
+            raise ProtocolError(f"{what} given twice")
         if kind == "flag":
             value, pos = read_u8(buf, pos, stop, what)
             if value > 1:
