@@ -12,11 +12,7 @@ from gateway.broker.auth import topic_patterns as tp
 
 LITERALS = ["a", "b", "$SYS", ""]
 #: Every topic of up to 4 levels over LITERALS: enough to witness any difference between short patterns.
-UNIVERSE = [
-    levels
-    for depth in range(1, 5)
-    for levels in itertools.product(LITERALS, repeat=depth)
-]
+UNIVERSE = [levels for depth in range(1, 5) for levels in itertools.product(LITERALS, repeat=depth)]
 # The universe includes the (invalid) empty topic name: the algebra may treat it as a topic, which can only
 # make a deny rule refuse more, never an allow rule grant more than a valid topic would.
 
