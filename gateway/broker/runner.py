@@ -91,7 +91,18 @@ async def run_standalone(
     config: str | None, host: str | None, port: int | None, allow_anonymous: bool
 ) -> None:
     settings = load_settings(config, host, port, allow_anonymous)
-    broker = Broker(settings)
+    # --- security and durability hooks (gateway.broker.auth, gateway.broker.persistence) ---
+    from gateway.broker.auth import build_security
+    from gateway.broker.persistence import SqlitePersistence
+
+    security = build_security(settings)  # StartupError on a bad password or ACL file
+    broker = Broker(
+        settings,
+        authenticator=security.authenticator,
+        authorizer=security.authorizer,
+        persistence=SqlitePersistence(settings.data_dir) if settings.data_dir is not None else None,
+    )
+    # --- end of hooks ---
     await broker.start()
     for bound_host, bound_port in broker.addresses:
         # The one line scripts and tests read to find the port (port 0 allowed).
@@ -101,6 +112,8 @@ async def run_standalone(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # SIGHUP re-reads the password and ACL files; an invalid file keeps the old ones (logged).
+    loop.add_signal_handler(signal.SIGHUP, security.files.reload)
     try:
         await stop.wait()
     finally:
