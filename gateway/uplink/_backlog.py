@@ -35,6 +35,9 @@ class OutboundMessage:
         topic, payload, qos, retain: what to publish live.
         kind: how to replay it if it has to be stored.
         created_ms: UTC ms when the data was sampled (Sparkplug timestamps; the store's age limit).
+        stored_form: what to store instead of ``payload`` if it cannot be delivered live (Sparkplug: the
+            samples, so the replay can build a historical payload with the seq and aliases of the
+            session it is replayed in); ``None`` stores ``payload``.
     """
 
     topic: str
@@ -43,6 +46,15 @@ class OutboundMessage:
     retain: bool = False
     kind: RecordKind = RecordKind.MQTT
     created_ms: int = field(default_factory=utc_ms)
+    stored_form: bytes | None = None
+
+    def for_storage(self) -> OutboundMessage:
+        """The message as it goes into the backlog."""
+        if self.stored_form is None:
+            return self
+        return OutboundMessage(
+            self.topic, self.stored_form, self.qos, self.retain, self.kind, self.created_ms
+        )
 
 
 class BacklogRecord(Protocol):
@@ -87,12 +99,18 @@ class ReplayPublish:
     retain: bool = False
 
 
-ReplayEncoder = Callable[[BacklogRecord], ReplayPublish | None]
+ReplayEncoder = Callable[[BacklogRecord], Sequence[ReplayPublish]]
 """Turns a stored message into what to publish now, called right before sending (so a Sparkplug session
-can give it the current seq and aliases). ``None`` = cannot be replayed any more (e.g. the metric is not in
-the current birth): the message is deleted and counted as unreplayable."""
+can give it the current seq and aliases). An empty sequence = cannot be replayed any more (e.g. the metric
+is not in the current birth): the message is deleted and counted as unreplayable. Raise
+:class:`ReplayDeferredError` when the session cannot publish right now (it is leaving): the drain stops
+and the message stays in the backlog."""
 
 
-def replay_as_is(record: BacklogRecord) -> ReplayPublish | None:
+class ReplayDeferredError(Exception):
+    """The session is not in a state to publish history now; try again on the next connection."""
+
+
+def replay_as_is(record: BacklogRecord) -> Sequence[ReplayPublish]:
     """The replay of plain MQTT messages: same topic, payload and retain flag."""
-    return ReplayPublish(record.topic, record.payload, record.retain)
+    return (ReplayPublish(record.topic, record.payload, record.retain),)

@@ -45,7 +45,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.uplink._backlog import Backlog, BacklogRecord, OutboundMessage, ReplayEncoder, replay_as_is
+from gateway.uplink._backlog import (
+    Backlog,
+    BacklogRecord,
+    OutboundMessage,
+    ReplayDeferredError,
+    ReplayEncoder,
+    replay_as_is,
+)
 from gateway.uplink._exceptions import LinkClosedError
 from gateway.uplink._link import AckCallback
 from gateway.uplink._pacing import DrainPacer, DrainPacing
@@ -141,7 +148,7 @@ class Forwarder:
         )
         self._next_key = 0
         self._drain_task: asyncio.Task[None] | None = None
-        self._drain_inflight: set[int] = set()
+        self._drain_inflight: dict[int, int] = {}  # row id -> publishes not yet acknowledged
         self._window_free = asyncio.Event()
         self._backlog_grew = asyncio.Event()
         self._to_delete: list[int] = []
@@ -211,7 +218,14 @@ class Forwarder:
             if not self._send_live(link, held, held_future):
                 return
 
+    def store(self, message: OutboundMessage) -> asyncio.Future[Delivery]:
+        """Put a message straight into the backlog (Sparkplug ``StoreForLater``: not born yet)."""
+        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        self._store(message, future)
+        return future
+
     def _store(self, message: OutboundMessage, future: asyncio.Future[Delivery]) -> None:
+        message = message.for_storage()
         if self._backlog is None:
             self._counts["dropped"] += 1
             _settle(future, Delivery.DROPPED)
@@ -243,7 +257,10 @@ class Forwarder:
         return self._link is not None
 
     def attach(self, link: Publisher, receive_maximum: int = 65535) -> None:
-        """The session is online on ``link`` (births done): publish live and start draining the backlog."""
+        """The session is online on ``link`` (births done): publish live and start draining the backlog.
+        Attaching again to the same link (a Sparkplug rebirth) keeps everything in flight."""
+        if self._link is link:
+            return
         self.detach()
         window = max(2, min(self._max_inflight, receive_maximum))
         self._drain_window = max(1, min(self._pacing.window, window // 2))
@@ -332,27 +349,35 @@ class Forwarder:
             delay = self._pacer.reserve(len(record.payload) + len(record.topic), self._clock())
             if delay > 0:
                 await asyncio.sleep(delay)
-            replay = self._replay(record)
-            if replay is None:
+            try:
+                publishes = self._replay(record)
+            except ReplayDeferredError:
+                return  # the session is leaving; the rows stay in the backlog
+            if not publishes:
                 self._counts["unreplayable"] += 1
                 self._delete_later(record.id)
                 continue
+            self._drain_inflight[record.id] = len(publishes)
             try:
-                link.publish(
-                    replay.topic,
-                    replay.payload,
-                    1,
-                    replay.retain,
-                    on_ack=functools.partial(self._drain_acked, record.id, self._clock()),
-                )
+                for replay in publishes:
+                    link.publish(
+                        replay.topic,
+                        replay.payload,
+                        1,
+                        replay.retain,
+                        on_ack=functools.partial(self._drain_acked, record.id, self._clock()),
+                    )
             except LinkClosedError:
                 return  # the supervisor detaches us; the rows stay in the backlog
-            self._drain_inflight.add(record.id)
 
     def _drain_acked(self, row_id: int, sent_at: float, accepted: bool) -> None:
-        if row_id not in self._drain_inflight:
+        remaining = self._drain_inflight.get(row_id)
+        if remaining is None:
             return
-        self._drain_inflight.discard(row_id)
+        if remaining > 1:
+            self._drain_inflight[row_id] = remaining - 1  # a record replayed as several payloads
+            return
+        del self._drain_inflight[row_id]
         now = self._clock()
         self._pacer.on_ack(now - sent_at, now)
         self._counts["drained" if accepted else "rejected"] += 1

@@ -9,13 +9,14 @@ then the forwarder.
 
 Sequence for every connection (supervisor -> session):
 
-1. ``will(server)`` before CONNECT (a new bdSeq per CONNECT for Sparkplug);
+1. ``await will(server)`` before CONNECT (a new bdSeq per CONNECT for Sparkplug, persisted first);
 2. ``run(link, info, online)`` after CONNACK; the session calls ``online()`` once it is healthy (births
    done), which ends the measured switch; ``run`` returns a :class:`Leave` when the session wants to
    move on, and is cancelled when the link dies;
 3. before an intentional DISCONNECT: ``await quiesce(timeout)`` (stop publishing, wait for in-flight
    acknowledgements), then ``farewell()`` (Sparkplug: NDEATH, published at QoS 1 and acked);
-4. ``offline()`` after the connection is gone, whatever the cause (detach the forwarder).
+4. ``offline()`` after the connection is gone, whatever the cause, also after a failed CONNECT
+   (detach the forwarder; Sparkplug: ``Disconnected``).
 
 ``on_message`` is called for every inbound PUBLISH, in wire order, on the event loop.
 """
@@ -46,7 +47,7 @@ class Leave:
 
 
 class UplinkSession(Protocol):
-    def will(self, server: ServerSettings) -> WillMessage | None: ...
+    async def will(self, server: ServerSettings) -> WillMessage | None: ...
 
     def on_message(self, message: InboundMessage) -> None: ...
 
@@ -89,7 +90,7 @@ class ForwardingSession:
         self._host_online = asyncio.Event()
         self._host_offline = asyncio.Event()
 
-    def will(self, server: ServerSettings) -> WillMessage | None:
+    async def will(self, server: ServerSettings) -> WillMessage | None:
         return None
 
     def on_message(self, message: InboundMessage) -> None:

@@ -166,12 +166,13 @@ class Uplink:
                 link = PahoLink(
                     server,
                     self._failover,
-                    will=self._session.will(server),
+                    will=await self._session.will(server),
                     on_message=self._session.on_message,
                 )
                 try:
                     await link.connect()
                 except LinkError as error:
+                    self._session.offline()
                     failure = self._classify(error)
                     self._last_error = str(error)
                     log.warning("upstream %s: %s", server.name, error)
