@@ -6,6 +6,7 @@ The decoder rejects, with Malformed Packet (0x81) as the spec asks:
 A property given twice (except User Property and, in PUBLISH, Subscription Identifier) and values the spec
 constrains (Receive Maximum 0, Subscription Identifier 0, a flag other than 0/1) are a Protocol Error (0x82),
 as each property's section says ("It is a Protocol Error to include ... more than once").
+More than :data:`MAX_USER_PROPERTIES` User Properties is refused with 0x83.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from gateway.broker.codec.wire import (
+    check_utf8_text,
     encode_binary,
     encode_utf8,
     encode_varint,
@@ -25,7 +27,7 @@ from gateway.broker.codec.wire import (
     read_utf8,
     read_varint,
 )
-from gateway.broker.codes import PropertyId
+from gateway.broker.codes import PropertyId, ReasonCode
 from gateway.broker.errors import MalformedPacket, ProtocolError
 
 
@@ -82,6 +84,10 @@ class Properties:
 
 
 NO_PROPERTIES = Properties()
+
+MAX_USER_PROPERTIES = 1024
+"""User Properties accepted in one packet; more is refused with 0x83 (Implementation specific error), so a
+packet holding tens of thousands of empty pairs cannot tie up the event loop (catalogue T6)."""
 
 _C = PropertyContext
 # id -> (field, wire type, contexts it may appear in)
@@ -158,6 +164,27 @@ _FIELD_TO_ID = {spec[0]: pid for pid, spec in _SPEC.items()}
 _FIELD_ORDER = tuple(f.name for f in fields(Properties))
 
 
+def _read_pair(buf: bytes, pos: int, stop: int, users: list[tuple[str, str]]) -> int:
+    """One User Property (two strings), inlined: a flood of them must stay cheap to parse (T6)."""
+    if pos + 2 > stop:
+        raise MalformedPacket("user property: packet ends inside a string length")
+    key_end = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
+    if key_end + 2 > stop:
+        raise MalformedPacket("user property: string runs past the end of the properties")
+    val_end = key_end + 2 + ((buf[key_end] << 8) | buf[key_end + 1])
+    if val_end > stop:
+        raise MalformedPacket("user property: string runs past the end of the properties")
+    try:
+        key = buf[pos + 2 : key_end].decode()
+        val = buf[key_end + 2 : val_end].decode()
+    except UnicodeDecodeError:
+        raise MalformedPacket("user property: not valid UTF-8") from None
+    if key or val:
+        check_utf8_text(key + val, "user property")
+    users.append((key, val))
+    return val_end
+
+
 def decode_properties(buf: bytes, pos: int, end: int, context: PropertyContext) -> tuple[Properties, int]:
     """Decode a property block (length varint then properties) starting at ``pos``.
 
@@ -180,13 +207,16 @@ def decode_properties(buf: bytes, pos: int, end: int, context: PropertyContext) 
         name, kind, allowed = spec
         if context not in allowed:
             raise MalformedPacket(f"{context.value}: property {name} (0x{ident:02X}) is not allowed here")
+        if kind == "pair":
+            if len(users) >= MAX_USER_PROPERTIES:
+                raise ProtocolError(
+                    f"{context.value}: more than {MAX_USER_PROPERTIES} user properties",
+                    ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR,
+                )
+            pos = _read_pair(buf, pos, stop, users)
+            continue
         what = f"{context.value} property {name}"
         value: Any
-        if kind == "pair":
-            key, pos = read_utf8(buf, pos, stop, what)
-            val, pos = read_utf8(buf, pos, stop, what)
-            users.append((key, val))
-            continue
         if kind == "varint":
             value, pos = read_varint(buf, pos, stop, what)
             if value == 0:
