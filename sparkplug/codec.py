@@ -48,11 +48,14 @@ def retype(metric: Metric, datatype: DataType) -> Metric:
             f"metric {metric.name or metric.alias!r} is declared {metric.datatype.name}, not {datatype.name}"
         )
     raw: Any = metric.value
-    if isinstance(raw, DataSet):
-        which = "dataset_value"
-    elif isinstance(raw, Template):
-        which = "template_value"
-    elif type(raw) is int:
+    if isinstance(raw, (DataSet, Template)):
+        expected = DataType.DataSet if isinstance(raw, DataSet) else DataType.Template
+        if datatype is not expected:
+            raise SparkplugDecodeError(
+                f"metric {metric.name or metric.alias!r} carries a {expected.name}, not a {datatype.name}"
+            )
+        return dataclasses.replace(metric, datatype=datatype)
+    if type(raw) is int:
         which = "long_value" if datatype in _LONG_TYPES else "int_value"
         if datatype is DataType.UInt32 and raw > 0xFFFFFFFF:
             which = "long_value"
