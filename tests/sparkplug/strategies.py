@@ -75,7 +75,7 @@ def datasets(draw: st.DrawFn) -> DataSet:
 
 
 property_sets: st.SearchStrategy[PropertySet] = st.deferred(
-    lambda: st.lists(st.tuples(NAMES, _property_value()), max_size=3).map(
+    lambda: st.lists(st.tuples(NAMES, _property_values()), max_size=3).map(
         lambda items: PropertySet(tuple(items))
     )
 )
@@ -93,7 +93,8 @@ def _property_value(draw: st.DrawFn) -> PropertyValue:
     return PropertyValue(kind, value)
 
 
-property_values = _property_value()
+def _property_values() -> st.SearchStrategy[PropertyValue]:
+    return _property_value()
 
 metadatas = st.builds(
     MetaData,
