@@ -1,0 +1,10 @@
+"""The wiring of the daemon: configuration -> broker, drivers, Sparkplug edge node, uplink, control plane.
+
+- :mod:`.convert`: configuration sections -> the settings types of each part (pure functions).
+- :mod:`.devices`: runs one driver per configured device, keeps the live tag table and device health.
+- :mod:`.sparkplug_session`: the uplink session around the ``sparkplug`` edge-node core.
+- :mod:`.internal_auth`: credentials for the daemon's own client of the embedded broker.
+- :mod:`.control_publisher` / :mod:`.control_commands`: the control plane (``$GW/v1``).
+- :mod:`.daemon`: :class:`Daemon`, start / reload / stop, and ``run_daemon`` with signal handling.
+- :mod:`.demo`: the built-in demo (simulators + a generated configuration).
+"""

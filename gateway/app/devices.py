@@ -1,0 +1,381 @@
+"""One configured device at run time: its driver, live tag values, health, enable/disable, writes.
+
+A :class:`DeviceHost` owns one driver (one Modbus unit) and turns what the driver reports into:
+- Sparkplug events for the edge node, through the :class:`DeviceSink` (``device_online`` with every
+  metric and its current value -> DBIRTH, ``samples`` -> DDATA by exception, ``device_offline`` ->
+  DDEATH). Online = a poll returned at least one good value; offline = the driver reports the device
+  FAILED (no contact), or the device is disabled;
+- the live tag table the control plane publishes (value, quality, sample timestamp);
+- the device's health snapshot for the control plane, with the last error in plain words.
+
+Writes go only to tags marked writable and inside their configured min/max (the driver checks type
+ranges too); refused writes are logged with the reason. Time comes from ``drivers.utc_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import drivers
+from drivers.modbus import ModbusDriver
+from gateway.app import convert
+from gateway.config.devices import ModbusDeviceConfig
+from gateway.control import contract as c
+from sparkplug import MetricSpec, MetricValue
+from sparkplug import Quality as SpQuality
+from sparkplug import Sample as SpSample
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_S = 0.5
+
+_QUALITY = {
+    drivers.Quality.GOOD: c.Quality.GOOD,
+    drivers.Quality.UNCERTAIN: c.Quality.UNCERTAIN,
+    drivers.Quality.STALE: c.Quality.STALE,
+    drivers.Quality.BAD: c.Quality.BAD,
+}
+_SP_QUALITY = {
+    drivers.Quality.GOOD: SpQuality.GOOD,
+    drivers.Quality.UNCERTAIN: SpQuality.GOOD,
+    drivers.Quality.STALE: SpQuality.STALE,
+    drivers.Quality.BAD: SpQuality.BAD,
+}
+
+
+class DeviceSink(Protocol):
+    """Where a device's news goes (the daemon forwards it to the edge node and the control plane)."""
+
+    def device_online(
+        self, device_id: str, metrics: tuple[MetricSpec, ...], samples: tuple[SpSample, ...]
+    ) -> None: ...
+
+    def device_offline(self, device_id: str) -> None: ...
+
+    def samples(self, device_id: str, samples: tuple[SpSample, ...]) -> None: ...
+
+    def tags_changed(self, device_id: str, changes: tuple[c.TagValue, ...]) -> None: ...
+
+    def device_event(self, device_id: str, severity: c.Severity, kind: str, message: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """The result of a write request: ``ok`` with the old and new value, or an error code and message."""
+
+    ok: bool
+    old_value: c.TagScalar = None
+    new_value: c.TagScalar = None
+    code: c.ErrorCode | None = None
+    message: str = ""
+
+
+def _metric_value(value: drivers.Value) -> MetricValue:
+    """A driver value as a Sparkplug metric value (lists become tuples)."""
+    if isinstance(value, list):
+        converted: MetricValue = tuple(value)  # type: ignore[assignment]  # list[X] -> tuple[X, ...]
+        return converted
+    return value
+
+
+def _scalar(value: drivers.Value) -> c.TagScalar:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+class DeviceHost:
+    """Runs one configured Modbus device. ``clock`` returns UTC ms (a seam for tests)."""
+
+    def __init__(
+        self, config: ModbusDeviceConfig, sink: DeviceSink, clock: Callable[[], int] = drivers.utc_ms
+    ) -> None:
+        self.config = config
+        self._sink = sink
+        self._clock = clock
+        self.metrics = convert.modbus_metrics(config)
+        self._types = {spec.name: spec.datatype for spec in self.metrics}
+        self._tags: dict[str, c.TagValue] = {
+            tag.name: c.TagValue(
+                tag.name, None, c.Quality.UNCERTAIN, 0, self._types[tag.name].name, tag.writable, tag.unit
+            )
+            for tag in config.tags
+        }
+        self._limits = {tag.name: (tag.min, tag.max) for tag in config.tags}
+        self._driver: ModbusDriver | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.enabled = config.enabled
+        self.online = False
+        self.polls = 0
+        self.last_poll_ms: int | None = None
+        self.last_good_poll_ms: int | None = None
+        self.consecutive_errors = 0
+        self._latencies: list[float] = []
+
+    @property
+    def device_id(self) -> str:
+        return self.config.id
+
+    @property
+    def endpoint(self) -> str:
+        cfg = self.config
+        if cfg.protocol == "modbus_rtu":
+            return f"{cfg.serial_port} unit {cfg.unit}"
+        return f"{cfg.host}:{cfg.port} unit {cfg.unit}"
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start polling (when enabled). Returns at once; an absent device is retried by the driver."""
+        if not self.enabled or self._driver is not None:
+            return
+        self._driver = ModbusDriver(self.device_id, [convert.modbus_device(self.config)])
+        await self._driver.start()
+        self._tasks = [
+            asyncio.create_task(self._consume(self._driver), name=f"device-{self.device_id}-samples"),
+            asyncio.create_task(self._watch_health(self._driver), name=f"device-{self.device_id}-health"),
+        ]
+        log.info(
+            "polling %s every %.3g s",
+            self.endpoint,
+            self.config.poll_interval_s,
+            extra={"device": self.device_id},
+        )
+
+    async def stop(self) -> None:
+        """Stop polling; the device goes offline (DDEATH) and its values become stale."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._driver is not None:
+            await self._driver.stop()
+            self._driver = None
+        self._go_offline("polling stopped")
+
+    async def set_enabled(self, enabled: bool) -> bool:
+        """Enable or disable polling; returns whether the state changed."""
+        if enabled == self.enabled:
+            return False
+        self.enabled = enabled
+        if enabled:
+            await self.start()
+        else:
+            await self.stop()
+        return True
+
+    # ---- driver output --------------------------------------------------------------------------------
+
+    async def _consume(self, driver: ModbusDriver) -> None:
+        async for batch in driver.samples():
+            self._on_batch(batch)
+
+    def _on_batch(self, batch: list[drivers.Sample]) -> None:
+        now = self._clock()
+        self.polls += 1
+        self.last_poll_ms = now
+        good = [s for s in batch if s.quality is drivers.Quality.GOOD]
+        if good:
+            self.last_good_poll_ms = now
+            self.consecutive_errors = 0
+        else:
+            self.consecutive_errors += 1
+        changes = []
+        for sample in batch:
+            old = self._tags.get(sample.tag)
+            if old is None:
+                continue
+            value = _scalar(sample.value) if sample.quality is not drivers.Quality.BAD else old.value
+            new = replace(
+                old, value=value, quality=_QUALITY[sample.quality], timestamp_ms=sample.timestamp_ms
+            )
+            self._tags[sample.tag] = new
+            if (new.value, new.quality) != (old.value, old.quality):
+                changes.append(new)  # a fresh timestamp alone is not a change (the snapshot carries it)
+        if changes:
+            self._sink.tags_changed(self.device_id, tuple(changes))
+        if good and not self.online:
+            self.online = True
+            log.info("device answers: births its metrics", extra={"device": self.device_id})
+            self._sink.device_event(self.device_id, c.Severity.INFO, "device_up", f"{self.device_id} answers")
+            self._sink.device_online(self.device_id, self.metrics, self._current_samples())
+        elif self.online:
+            samples = tuple(
+                SpSample(s.tag, _metric_value(s.value), s.timestamp_ms, _SP_QUALITY[s.quality])
+                for s in batch
+                if s.tag in self._types and s.quality is not drivers.Quality.BAD
+            )
+            if samples:
+                self._sink.samples(self.device_id, samples)
+
+    def _current_samples(self) -> tuple[SpSample, ...]:
+        now = self._clock()
+        return tuple(
+            SpSample(
+                tag.name,
+                tag.value,
+                tag.timestamp_ms or now,
+                SpQuality.GOOD if tag.quality is c.Quality.GOOD else SpQuality.STALE,
+            )
+            for tag in self._tags.values()
+            if tag.value is not None
+        )
+
+    async def _watch_health(self, driver: ModbusDriver) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            health = driver.health()
+            device = health.devices[0] if health.devices else None
+            if device is not None and device.state is drivers.DriverState.FAILED and self.online:
+                reason = str(device.last_error) if device.last_error else "no answer"
+                self._go_offline(reason)
+
+    def _go_offline(self, reason: str) -> None:
+        if not self.online:
+            return
+        self.online = False
+        now = self._clock()
+        stale = []
+        for name, tag in self._tags.items():
+            if tag.quality is not c.Quality.STALE:
+                self._tags[name] = replace(tag, quality=c.Quality.STALE, timestamp_ms=now)
+                stale.append(self._tags[name])
+        log.warning("device offline: %s", reason, extra={"device": self.device_id})
+        self._sink.device_event(
+            self.device_id, c.Severity.WARNING, "device_down", f"{self.device_id}: {reason}"
+        )
+        self._sink.device_offline(self.device_id)
+        if stale:
+            self._sink.tags_changed(self.device_id, tuple(stale))
+
+    # ---- writes ---------------------------------------------------------------------------------------
+
+    async def write(self, tag: str, value: c.TagScalar, who: str) -> WriteOutcome:
+        """Write ``value`` to ``tag`` after the checks; ``who`` names the requester for the log."""
+        extra = {"device": self.device_id, "tag": tag}
+        current = self._tags.get(tag)
+        outcome = self._refuse(tag, value, current)
+        if outcome is None:
+            assert current is not None
+            if self._driver is None:
+                outcome = WriteOutcome(
+                    False, code=c.ErrorCode.UNAVAILABLE, message=f"device {self.device_id} is disabled"
+                )
+            else:
+                result = await self._driver.write(tag, value)
+                if result.ok:
+                    now = self._clock()
+                    written = _scalar(result.value if result.value is not None else value)
+                    self._tags[tag] = replace(
+                        current, value=written, quality=c.Quality.GOOD, timestamp_ms=now
+                    )
+                    self._sink.tags_changed(self.device_id, (self._tags[tag],))
+                    if self.online:
+                        self._sink.samples(
+                            self.device_id,
+                            (
+                                SpSample(
+                                    tag,
+                                    _metric_value(result.value) if result.value is not None else value,
+                                    now,
+                                ),
+                            ),
+                        )
+                    log.info("write by %s: %r -> %r", who, current.value, written, extra=extra)
+                    return WriteOutcome(True, current.value, written)
+                text = result.reason or (str(result.error) if result.error else result.status.value)
+                code = (
+                    c.ErrorCode.OUT_OF_RANGE
+                    if result.status is drivers.WriteStatus.REJECTED
+                    else c.ErrorCode.DEVICE_ERROR
+                )
+                outcome = WriteOutcome(False, code=code, message=text)
+        log.warning("write by %s refused: %s", who, outcome.message, extra=extra)
+        return outcome
+
+    def _refuse(self, tag: str, value: c.TagScalar, current: c.TagValue | None) -> WriteOutcome | None:
+        if current is None:
+            return WriteOutcome(
+                False, code=c.ErrorCode.NOT_FOUND, message=f"device {self.device_id} has no tag {tag!r}"
+            )
+        if not current.writable:
+            return WriteOutcome(
+                False,
+                code=c.ErrorCode.NOT_WRITABLE,
+                message=f"tag {self.device_id}/{tag} is read-only (writable: false)",
+            )
+        low, high = self._limits[tag]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if low is not None and value < low:
+                return WriteOutcome(
+                    False,
+                    code=c.ErrorCode.OUT_OF_RANGE,
+                    message=f"{value!r} is below the minimum {low:g} of {tag}",
+                )
+            if high is not None and value > high:
+                return WriteOutcome(
+                    False,
+                    code=c.ErrorCode.OUT_OF_RANGE,
+                    message=f"{value!r} is above the maximum {high:g} of {tag}",
+                )
+        elif value is None:
+            return WriteOutcome(False, code=c.ErrorCode.OUT_OF_RANGE, message="cannot write null")
+        return None
+
+    # ---- snapshots ------------------------------------------------------------------------------------
+
+    def tag_values(self) -> tuple[c.TagValue, ...]:
+        return tuple(self._tags.values())
+
+    def status(self) -> c.DeviceStatus:
+        health = (
+            self._driver.health().devices[0]
+            if self._driver is not None and self._driver.health().devices
+            else None
+        )
+        if not self.enabled:
+            state = c.DeviceHealth.DISABLED
+        elif health is None or self.polls == 0:
+            state = c.DeviceHealth.UNKNOWN
+        elif health.state is drivers.DriverState.FAILED:
+            state = c.DeviceHealth.DOWN
+        elif health.state is drivers.DriverState.DEGRADED or self.consecutive_errors:
+            state = c.DeviceHealth.DEGRADED
+        else:
+            state = c.DeviceHealth.OK
+        last_error = health.last_error if health is not None else None
+        return c.DeviceStatus(
+            timestamp_ms=self._clock(),
+            device_id=self.device_id,
+            protocol=self.config.protocol,
+            endpoint=self.endpoint,
+            enabled=self.enabled,
+            health=state,
+            born=self.online,
+            tag_count=len(self._tags),
+            poll_interval_ms=int(self.config.poll_interval_s * 1000),
+            last_poll_ms=self.last_poll_ms,
+            last_good_poll_ms=self.last_good_poll_ms,
+            polls=self.polls,
+            errors=health.errors if health else 0,
+            timeouts=health.timeouts if health else 0,
+            consecutive_errors=self.consecutive_errors,
+            last_error=None if last_error is None else str(last_error),
+            # the driver reports average and maximum latency, not percentiles: leave these unknown
+            response_ms_p50=None,
+            response_ms_p99=None,
+        )
+
+
+def monotonic_ms() -> int:
+    return int(time.monotonic() * 1000)

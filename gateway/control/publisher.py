@@ -1,0 +1,196 @@
+"""Publishes the daemon's status on the control-plane topics, within the contract's rate limits.
+
+- Retained snapshots (gateway, uplink, store, broker, one per device, tags per device) are republished
+  when they changed, at most every ``STATUS_INTERVAL_S``, and at least every ``STATUS_HEARTBEAT_S`` so
+  their age tells a client the daemon is alive. ``$GW/v1/state`` is online while running, offline after
+  :meth:`stop`.
+- Tag changes are batched per device and published at most every ``TAG_CHANGES_MIN_INTERVAL_S``
+  (<= 2 Hz): the latest value per tag, with the number of overwritten values counted.
+- Events are published as they happen, and the retained ring of recent events is refreshed with them.
+- Log lines are batched (``LOG_BATCH_MIN_INTERVAL_S``, ``LOG_BATCH_MAX_LINES``; the rest counted).
+
+The publisher owns one task (:meth:`run`). It publishes through ``publish(topic, payload, qos, retain)``
+(the daemon passes the embedded broker's in-process publish). Time comes from ``clock`` (monotonic s)
+and ``wall`` (UTC ms), so tests can drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+
+from gateway.control import contract as c
+from gateway.control.view import GatewayView
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, bytes, int, bool], object]
+TICK_S = 0.1
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Slot:
+    """Last published form of one retained topic, for change detection and pacing."""
+
+    __slots__ = ("at", "key")
+
+    def __init__(self) -> None:
+        self.key: object = None
+        self.at = -1e18
+
+
+class StatusPublisher:
+    """See the module docstring. Args: view (snapshots), publish, version, pid, clocks."""
+
+    def __init__(
+        self,
+        view: GatewayView,
+        publish: Publish,
+        *,
+        version: str,
+        pid: int,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], int] = _wall_ms,
+    ) -> None:
+        self._view = view
+        self._publish = publish
+        self._version = version
+        self._pid = pid
+        self._clock = clock
+        self._wall = wall
+        self._slots: dict[str, _Slot] = collections.defaultdict(_Slot)
+        self._pending: dict[str, dict[str, c.TagValue]] = {}
+        self._overwritten: dict[str, int] = collections.defaultdict(int)
+        self._last_batch: dict[str, float] = {}
+        self._events: collections.deque[c.Event] = collections.deque(maxlen=c.RECENT_EVENTS_LIMIT)
+        self._logs: collections.deque[c.LogLine] = collections.deque()
+        self._logs_dropped = 0
+        self._last_logs = -1e18
+        self._known_devices: set[str] = set()
+        self.published = 0
+
+    # ---- inputs (on the event loop) -------------------------------------------------------------------
+
+    def tags_changed(self, device_id: str, changes: tuple[c.TagValue, ...]) -> None:
+        pending = self._pending.setdefault(device_id, {})
+        for tag in changes:
+            if tag.name in pending:
+                self._overwritten[device_id] += 1
+            pending[tag.name] = tag
+
+    def event(self, event: c.Event) -> None:
+        self._events.append(event)
+        self._send(c.EVENTS_TOPIC, c.encode_message(event), qos=1, retain=False)
+        recent = c.RecentEvents(self._wall(), tuple(self._events))
+        self._send(c.RECENT_EVENTS_TOPIC, c.encode_message(recent), qos=1, retain=True)
+
+    def log_line(self, line: c.LogLine) -> None:
+        """Queue one log line for the live tail (call on the loop; bounded, the excess is counted)."""
+        if len(self._logs) >= c.LOG_BATCH_MAX_LINES * 4:
+            self._logs_dropped += 1
+            return
+        self._logs.append(line)
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        state = c.DaemonState(True, self._wall(), self._version, self._pid)
+        self._send(c.STATE_TOPIC, c.encode_message(state), qos=1, retain=True)
+        self.tick(force=True)
+
+    def stop(self) -> None:
+        """Publish the last snapshots and the offline state (retained)."""
+        self.tick(force=True)
+        state = c.DaemonState(False, self._wall(), self._version, self._pid)
+        self._send(c.STATE_TOPIC, c.encode_message(state), qos=1, retain=True)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                self.tick()
+            except Exception:
+                # Top of a long-lived task: a bad snapshot must not end the status stream.
+                log.exception("control-plane status publishing failed")
+
+    # ---- one pass ---------------------------------------------------------------------------------------
+
+    def tick(self, force: bool = False) -> None:
+        """Publish whatever is due now."""
+        view = self._view
+        self._snapshot(c.GATEWAY_TOPIC, view.gateway_status(), force, ignore=("timestamp_ms", "uptime_s"))
+        self._snapshot(c.UPLINK_TOPIC, view.uplink_status(), force)
+        self._snapshot(c.STORE_TOPIC, view.store_status(), force)
+        self._snapshot(c.BROKER_TOPIC, view.broker_status(), force)
+        devices = set(view.device_ids())
+        for device_id in sorted(devices):
+            status = view.device_status(device_id)
+            if status is not None:
+                self._snapshot(c.device_status_topic(device_id), status, force)
+            tags = view.device_tags(device_id)
+            if tags is not None:
+                snapshot = c.TagSnapshot(self._wall(), device_id, tags)
+                self._snapshot(c.tags_topic(device_id), snapshot, force, interval=c.TAG_SNAPSHOT_INTERVAL_S)
+        for gone in self._known_devices - devices:
+            # An empty retained payload clears the topic: the device was removed by a reload.
+            self._send(c.device_status_topic(gone), b"", qos=1, retain=True)
+            self._send(c.tags_topic(gone), b"", qos=1, retain=True)
+            self._slots.pop(c.device_status_topic(gone), None)
+            self._slots.pop(c.tags_topic(gone), None)
+            self._pending.pop(gone, None)
+        self._known_devices = devices
+        self._flush_tag_changes()
+        self._flush_logs()
+
+    def _snapshot(
+        self,
+        topic: str,
+        message: object,
+        force: bool,
+        *,
+        interval: float = c.STATUS_INTERVAL_S,
+        ignore: tuple[str, ...] = ("timestamp_ms",),
+    ) -> None:
+        slot = self._slots[topic]
+        now = self._clock()
+        key = dataclasses.replace(message, **dict.fromkeys(ignore, 0))  # type: ignore[type-var]
+        changed = key != slot.key
+        due = now - slot.at >= (interval if changed else c.STATUS_HEARTBEAT_S)
+        if force or due:
+            slot.key, slot.at = key, now
+            self._send(topic, c.encode_message(message), qos=1, retain=True)
+
+    def _flush_tag_changes(self) -> None:
+        now = self._clock()
+        for device_id in list(self._pending):
+            if now - self._last_batch.get(device_id, -1e18) < c.TAG_CHANGES_MIN_INTERVAL_S:
+                continue
+            changes = self._pending.pop(device_id)
+            if not changes:
+                continue
+            self._last_batch[device_id] = now
+            batch = c.TagChanges(
+                self._wall(), device_id, tuple(changes.values()), self._overwritten.pop(device_id, 0)
+            )
+            self._send(c.tag_changes_topic(device_id), c.encode_message(batch), qos=0, retain=False)
+
+    def _flush_logs(self) -> None:
+        now = self._clock()
+        if not self._logs or now - self._last_logs < c.LOG_BATCH_MIN_INTERVAL_S:
+            return
+        self._last_logs = now
+        lines = [self._logs.popleft() for _ in range(min(len(self._logs), c.LOG_BATCH_MAX_LINES))]
+        dropped, self._logs_dropped = self._logs_dropped, 0
+        batch = c.LogBatch(self._wall(), tuple(lines), dropped)
+        self._send(c.LOGS_TOPIC, c.encode_message(batch), qos=0, retain=False)
+
+    def _send(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> None:
+        self._publish(topic, payload, qos, retain)
+        self.published += 1
