@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, cast
 
 from gateway.broker.codes import ReasonCode
 from gateway.broker.connection import Connection
@@ -39,7 +39,8 @@ class MQTTServerProtocol(asyncio.Protocol):
         self._flush_scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it: cast, do not assert.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         ssl_object = transport.get_extra_info("ssl_object")

@@ -1,0 +1,221 @@
+"""Benchmark: our embedded broker against Debian's mosquitto, side by side in the same run.
+
+Scenarios (from the C load generator ``../shared/tools/mqtt-bench``, built into benchmarks/.build/):
+  fanin0   4 publishers -> 1 wildcard subscriber, QoS 0, msgs/s delivered
+  fanin1   the same at QoS 1
+  fanout   1 publisher -> 10 subscribers, QoS 0, deliveries/s
+  latency  QoS 1 at 2 000 msg/s, p50 and p99 in microseconds
+  conns    2 000 idle connections, broker RSS per connection (KB)
+
+Both brokers run as separate processes with Nagle off and unbounded queues (mosquitto:
+``set_tcp_nodelay true``, ``max_queued_messages 0``; ours: queue limits raised to millions, connection rate
+limits lifted). Each scenario alternates ours and mosquitto ``--repeat`` times and reports medians. One JSON
+line per figure: ours, mosquitto's, the ratio and the goal, plus the generator's and brokers' CPU so a
+saturated generator is visible. The machine may be shared: figures are noisy.
+
+    .venv/bin/python benchmarks/broker.py [--repeat 3] [--scenarios fanin0,fanin1,fanout,latency,conns]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "benchmarks" / ".build"
+BENCH_SRC = ROOT.parent / "shared" / "tools" / "mqtt-bench" / "mqtt-bench.c"
+BENCH = BUILD / "mqtt-bench"
+
+# scenario -> (mqtt-bench scenario, extra args, [(metric, json key, goal text, higher is better)])
+SCENARIOS: dict[str, tuple[str, list[str], list[tuple[str, str, str, bool]]]] = {
+    "fanin0": ("fanin0", [], [("msgs_per_s", "delivered_rate", "ratio >= 0.5", True)]),
+    "fanin1": ("fanin1", [], [("msgs_per_s", "delivered_rate", "ratio >= 0.5", True)]),
+    "fanout": ("fanout", [], [("deliveries_per_s", "delivered_rate", "ratio >= 0.5", True)]),
+    "latency": (
+        "latency",
+        ["-d", "5"],
+        [("p50_us", "lat_p50_us", "", False), ("p99_us", "lat_p99_us", "ratio <= 5", False)],
+    ),
+    "conns": ("conns", ["--hold", "3"], [("kb_per_conn", "rss_kb_per_conn", "ours <= 10 KB", False)]),
+}
+
+
+def build_generator() -> Path:
+    if BENCH.exists() and BENCH.stat().st_mtime >= BENCH_SRC.stat().st_mtime:
+        return BENCH
+    BUILD.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cc", "-O2", "-o", str(BENCH), str(BENCH_SRC), "-lm"], check=True)
+    return BENCH
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # a polling interval while a child process starts
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+class Ours:
+    name = "ours"
+
+    def __init__(self, workdir: Path) -> None:
+        config = workdir / "broker.toml"
+        config.write_text(
+            "[broker]\nallow_anonymous = true\nsys_interval = 0\n"
+            '[[broker.listeners]]\nhost = "127.0.0.1"\nport = 0\n'
+            "[broker.limits]\nmax_queued_messages = 10000000\nmax_queued_bytes = 4000000000\n"
+            "max_connections = 100000\nmax_connections_per_source = 100000\n"
+            "connection_rate = 1000000.0\nconnection_burst = 100000\nmax_inflight_messages = 100\n"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "broker", "-c", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"our broker did not start: {line!r}")
+        self.port = int(line.rsplit(":", 1)[1])
+        self.pid = self.process.pid
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Mosquitto:
+    name = "mosquitto"
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.port = free_port()
+        config = workdir / "mosquitto.conf"
+        config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "set_tcp_nodelay true\nmax_queued_messages 0\nlog_dest none\n"
+        )
+        self.process = subprocess.Popen(
+            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_port(self.port)
+        self.pid = self.process.pid
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def run_generator(scenario: str, extra: list[str], port: int, pid: int) -> dict[str, Any]:
+    result = subprocess.run(
+        [str(BENCH), "-p", str(port), "-b", str(pid), *extra, scenario],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"mqtt-bench {scenario} printed no result: {result.stderr.strip()}")
+    parsed: dict[str, Any] = json.loads(lines[-1])
+    return parsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per broker and scenario (median reported)"
+    )
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    parser.add_argument("--count", type=int, default=25_000, help="messages per fan-in publisher (-K)")
+    args = parser.parse_args()
+    build_generator()
+    chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for scenario in chosen:
+            bench_name, extra, metrics = SCENARIOS[scenario]
+            if scenario in ("fanin0", "fanin1", "fanout"):
+                extra = [*extra, "-K", str(args.count)]
+            samples: dict[str, list[dict[str, Any]]] = {"ours": [], "mosquitto": []}
+            for _ in range(args.repeat):
+                for factory in (Ours, Mosquitto):
+                    # A fresh broker per run: idle-connection memory and queues start from zero.
+                    broker = factory(workdir)
+                    try:
+                        samples[broker.name].append(run_generator(bench_name, extra, broker.port, broker.pid))
+                    finally:
+                        broker.stop()
+            for metric, key, goal, higher_better in metrics:
+                ours = statistics.median(float(r[key]) for r in samples["ours"])
+                theirs = statistics.median(float(r[key]) for r in samples["mosquitto"])
+                ratio = ours / theirs if theirs else None
+                print(
+                    json.dumps(
+                        {
+                            "benchmark": "broker",
+                            "scenario": scenario,
+                            "metric": metric,
+                            "ours": round(ours, 3),
+                            "mosquitto": round(theirs, 3),
+                            "ratio": None if ratio is None else round(ratio, 3),
+                            "goal": goal,
+                            "higher_is_better": higher_better,
+                            "runs": args.repeat,
+                            "ours_lost": max(int(r.get("lost", 0)) for r in samples["ours"]),
+                            "gen_cpu_pct_max": max(float(r.get("gen_cpu_pct", 0)) for r in samples["ours"]),
+                            "ours_broker_cpu_pct": statistics.median(
+                                float(r.get("broker_cpu_pct", 0)) for r in samples["ours"]
+                            ),
+                            "mosquitto_broker_cpu_pct": statistics.median(
+                                float(r.get("broker_cpu_pct", 0)) for r in samples["mosquitto"]
+                            ),
+                            "python": sys.version.split()[0],
+                            "uvloop": _has_uvloop(),
+                            "cpus": os.cpu_count(),
+                        }
+                    ),
+                    flush=True,
+                )
+    return 0
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
