@@ -218,6 +218,10 @@ class Forwarder:
             if not self._send_live(link, held, held_future):
                 return
 
+    def set_replay(self, replay: ReplayEncoder) -> None:
+        """Use ``replay`` for the backlog from now on (the Sparkplug session installs its own)."""
+        self._replay = replay
+
     def store(self, message: OutboundMessage) -> asyncio.Future[Delivery]:
         """Put a message straight into the backlog (Sparkplug ``StoreForLater``: not born yet)."""
         future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
