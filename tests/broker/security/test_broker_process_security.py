@@ -1,0 +1,129 @@
+"""Security of ``edge-gateway broker -c FILE`` as a child process: start-up refusals (T20), SIGHUP reload
+(T22), exposure of listeners and files (T24)."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.broker.persistence.broker_process import CLI, BrokerProcess
+from tests.broker.persistence.sync_paho import SyncClient
+from tests.broker.security.test_broker_security import ACL, USERS, write_security_files
+from tests.support.waiting import wait_until
+
+
+def write_config(directory: Path, extra: str = "") -> Path:
+    passwd, acl = write_security_files(directory, ACL)
+    config = directory / "broker.toml"
+    config.write_text(
+        "[broker]\n"
+        f'password_file = "{passwd}"\n'
+        f'acl_file = "{acl}"\n'
+        'data_dir = "data"\n'
+        "listeners = [ { port = 0 } ]\n" + extra  # no host: the default must be loopback
+    )
+    return config
+
+
+@pytest.fixture
+def secure_process(tmp_path: Path):  # type: ignore[no-untyped-def]
+    process = BrokerProcess(write_config(tmp_path), tmp_path)
+    yield process
+    process.cleanup()
+
+
+def login(port: int, user: str | None, client_id: str, password: str | None = None) -> SyncClient:
+    client = SyncClient(client_id)
+    if user is not None:
+        client.client.username_pw_set(user, password if password is not None else USERS[user])
+    client.connect(port)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("nocolon\n", ":1: no ':' between user name and hash"),
+        ("\nempty:\n", ":2: user 'empty': empty password hash"),
+        ("odd:$plain$x$y$z\r\n", ":1: user 'odd': unknown hash scheme 'plain'"),
+    ],
+)
+def test_bad_password_file_stops_start_up_with_file_and_line(
+    tmp_path: Path, content: str, fragment: str
+) -> None:
+    config = write_config(tmp_path)
+    (tmp_path / "passwd").write_text(content)
+    result = subprocess.run(
+        [*CLI, "broker", "-c", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"{tmp_path / 'passwd'}{fragment}" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_password_file_that_is_a_directory_stops_start_up(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    (tmp_path / "passwd").unlink()
+    (tmp_path / "passwd").mkdir()
+    result = subprocess.run(
+        [*CLI, "broker", "-c", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1 and "is a directory" in result.stderr
+
+
+@pytest.mark.timeout(90)
+def test_sighup_reload_applies_valid_files_and_keeps_old_rules_on_invalid(
+    secure_process: BrokerProcess,
+) -> None:
+    broker = secure_process.start()
+    op = login(broker.port, "op", "op-1")
+    assert [r.value for r in op.subscribe("plant/line/+", 1)] == [1]
+    acl_path = broker.workdir / "acl.toml"
+
+    acl_path.write_text("version = 1\n[users.op\n")  # invalid: the old rules must stay
+    broker.signal(1)  # SIGHUP
+    wait_until(
+        lambda: "security reload failed" in broker.log, timeout=10, message="the failed reload in the log"
+    )
+    assert "not valid TOML" in broker.log
+    assert [r.value for r in op.subscribe("plant/line/2", 1)] == [1]
+    anonymous = SyncClient("anon")
+    _flags, rc = anonymous.connect(broker.port)
+    anonymous.disconnect()
+    assert rc.value == 0x87, "anonymous access stays refused"
+
+    acl_path.write_text(ACL.replace('{ allow = "read", topic = "plant/#" },', ""))  # valid: op loses read
+    broker.signal(1)
+    wait_until(lambda: "security reloaded (generation 2)" in broker.log, timeout=10, message="the reload")
+    assert [r.value for r in op.subscribe("plant/line/3", 1)] == [0x87]
+    op.disconnect()
+    assert broker.stop() == 0
+
+
+def test_default_listener_is_loopback_and_files_are_private(secure_process: BrokerProcess) -> None:
+    broker = secure_process.start()
+    client = login(broker.port, "admin", "adm")
+    client.publish("plant/state", b"x", 1, retain=True)
+    client.wait_acked([1])
+    client.disconnect()
+    listening = [c for c in psutil.Process(broker.process.pid).net_connections() if c.status == "LISTEN"]  # type: ignore[union-attr]
+    assert listening and all(c.laddr.ip == "127.0.0.1" for c in listening), listening
+    data = broker.workdir / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for path in [broker.workdir / "passwd", *data.iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert broker.stop() == 0
