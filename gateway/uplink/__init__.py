@@ -8,6 +8,9 @@ Public surface, as the daemon wires it (each module's docstring states the contr
   the Sparkplug edge-node session implements the protocol around the ``sparkplug`` core.
 - :class:`Forwarder`: live publishing + store-and-forward through a :class:`Backlog` (``MessageStore``
   satisfies it), paced drain (:class:`DrainPacing`), ``status()`` -> :class:`ForwarderStatus`.
+- :class:`SparkplugSession`: the edge-node session (``sparkplug.EdgeNode`` shell): ``metrics_changed``,
+  ``device_online``, ``device_offline``; it installs its replay encoder on the forwarder.
+- :class:`Bridge` with :class:`BridgeRule`: plain MQTT topics between a :class:`LocalBus` and upstream.
 - :class:`PahoLink`: one connection (paho in its own thread, our dead-link watchdog).
 - settings: :class:`ServerSettings`, :class:`TlsSettings`, :class:`FailoverSettings`, :class:`MqttVersion`.
 """
@@ -21,6 +24,16 @@ from gateway.uplink._backlog import (
     ReplayEncoder,
     ReplayPublish,
     replay_as_is,
+)
+from gateway.uplink._bridge import (
+    Bridge,
+    BridgeRule,
+    BridgeStatus,
+    Direction,
+    LocalBus,
+    LocalMessage,
+    RetainPolicy,
+    topic_matches,
 )
 from gateway.uplink._config import FailoverSettings, MqttVersion, ServerSettings, TlsSettings
 from gateway.uplink._exceptions import (
@@ -38,17 +51,22 @@ from gateway.uplink._link import ConnectionInfo, InboundMessage, PahoLink, WillM
 from gateway.uplink._pacing import DrainPacer, DrainPacing
 from gateway.uplink._primary_host import HostVerdict, PrimaryHostGate
 from gateway.uplink._session import ForwardingSession, Leave, UplinkSession
+from gateway.uplink._sparkplug_session import SparkplugSession
 from gateway.uplink._uplink import Uplink, UplinkState, UplinkStatus
 
 __all__ = [
     "Backlog",
     "BacklogRecord",
+    "Bridge",
+    "BridgeRule",
     "BridgeRuleError",
+    "BridgeStatus",
     "ConnectRefusedError",
     "ConnectTimeoutError",
     "ConnectionInfo",
     "CredentialsRejectedError",
     "Delivery",
+    "Direction",
     "DrainPacer",
     "DrainPacing",
     "FailoverPlan",
@@ -61,6 +79,8 @@ __all__ = [
     "Leave",
     "LinkClosedError",
     "LinkError",
+    "LocalBus",
+    "LocalMessage",
     "MqttVersion",
     "OutboundMessage",
     "PahoLink",
@@ -70,7 +90,9 @@ __all__ = [
     "ReplayDeferredError",
     "ReplayEncoder",
     "ReplayPublish",
+    "RetainPolicy",
     "ServerSettings",
+    "SparkplugSession",
     "SwitchReason",
     "SwitchRecord",
     "TlsSettings",
@@ -81,4 +103,5 @@ __all__ = [
     "UplinkStatus",
     "WillMessage",
     "replay_as_is",
+    "topic_matches",
 ]

@@ -103,6 +103,8 @@ class SparkplugSession:
     bdseq_store: where ``PersistBdSeq`` goes before each CONNECT.
     data_qos: QoS of live NDATA/DDATA (0 per the spec; 1 for acknowledged delivery).
     on_action: receives WriteMetric, SetScanRate, Reboot and Notice outputs, on the loop.
+    extra_subscriptions: more ``(filter, qos)`` to subscribe to with the core's (bridge ``in`` rules).
+    on_inbound: receives inbound messages outside ``spBv1.0/`` and ``STATE/`` (the bridge).
     clock_ms: UTC ms (injectable).
     """
 
@@ -114,8 +116,12 @@ class SparkplugSession:
         *,
         data_qos: int = 0,
         on_action: Callable[[Output], None] | None = None,
+        extra_subscriptions: Sequence[tuple[str, int]] = (),
+        on_inbound: Callable[[InboundMessage], None] | None = None,
         clock_ms: Callable[[], int] = _utc_ms,
     ) -> None:
+        self._extra_subscriptions = list(extra_subscriptions)
+        self._on_inbound = on_inbound
         self._node = node
         self._forwarder = forwarder
         self._bdseq_store = bdseq_store
@@ -180,6 +186,9 @@ class SparkplugSession:
         return will
 
     def on_message(self, message: InboundMessage) -> None:
+        if self._on_inbound is not None and not message.topic.startswith(("spBv1.0/", "STATE/")):
+            self._on_inbound(message)
+            return
         try:
             outputs = self._handle(MessageReceived(message.topic, message.payload))
         except SparkplugError as error:
@@ -192,9 +201,10 @@ class SparkplugSession:
         self._farewell, self._leave = None, None
         self._wake.clear()
         subscriptions = [o for o in self._handle(Connected()) if isinstance(o, Subscribe)]
-        if subscriptions:
+        filters = [(s.topic_filter, s.qos) for s in subscriptions] + self._extra_subscriptions
+        if filters:
             # NCMD/DCMD/STATE confirmed before any birth (digest §19.4).
-            await link.subscribe([(s.topic_filter, s.qos) for s in subscriptions])
+            await link.subscribe(filters)
         self._carry_out(self._handle(Subscribed()))
         while (leave := self._pending_leave()) is None:
             deadline = self._node.next_deadline()
