@@ -30,7 +30,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from gateway.broker.codec.decode import decode_body, decode_publish
+from gateway.broker.codec.decode import decode_body, parse_publish
 from gateway.broker.codec.encode import (
     PINGRESP_BYTES,
     encode,
@@ -47,7 +47,6 @@ from gateway.broker.codec.packets import (
     Pingreq,
     Puback,
     Pubcomp,
-    Publish,
     Pubrec,
     Pubrel,
     Subscribe,
@@ -55,6 +54,7 @@ from gateway.broker.codec.packets import (
 )
 from gateway.broker.codec.properties import NO_PROPERTIES, Properties, encode_properties
 from gateway.broker.codec.stream import FrameReader
+from gateway.broker.codec.wire import encode_utf8
 from gateway.broker.codes import PacketType, ReasonCode, v3_connack_code
 from gateway.broker.errors import ProtocolError
 from gateway.broker.hooks import AuthDecision, AuthRequest, ClientIdentity
@@ -259,7 +259,13 @@ class Connection:
             handled = True
             ptype = first >> 4
             if ptype == 3 and self.state is State.CONNECTED:
-                self._on_publish(decode_publish(first & 0x0F, buf, start, end, self.version), now)
+                self._on_publish_frame(first, buf, start, end, now)
+            elif first == 0x40 and end - start == 2 and self.session is not None:
+                # PUBACK without reason code: the QoS 1 hot path skips the packet object.
+                pid = (buf[start] << 8) | buf[start + 1]
+                if pid == 0:
+                    raise ProtocolError("PUBACK: packet identifier 0 [MQTT-2.2.1-3]")
+                self.session.on_puback(pid, now)
             else:
                 if ptype not in _ALLOWED[self.state]:
                     if self.state is State.AWAITING_CONNECT:
@@ -464,11 +470,41 @@ class Connection:
 
     # -- PUBLISH in -------------------------------------------------------------------------------------
 
-    def _on_publish(self, packet: Publish, now: float) -> None:
+    def _on_publish_frame(self, first: int, buf: bytes, start: int, end: int, now: float) -> None:
+        topic, topic_bytes, qos, retain, _dup, pid, props, payload_start = parse_publish(
+            first, buf, start, end, self.version
+        )
+        payload = buf[payload_start:end]
+        message = self._on_publish(topic, topic_bytes, payload, qos, retain, pid, props, now)
+        if message is None:
+            return
+        if props is NO_PROPERTIES:
+            # The PUBLISH as received (QoS 0, retain 0, no properties) is byte for byte what a subscriber of
+            # the same protocol level gets: share it instead of re-encoding (minimal RL encoding is enforced).
+            length = end - start
+            header = 2 if length < 128 else 3 if length < 16_384 else 4 if length < 2_097_152 else 5
+            frame = buf[start - header : end] if start - header > 0 or end < len(buf) else buf
+            if self.version == V5:
+                message.enc_qos0_v5 = frame
+            else:
+                message.enc_qos0_v4 = frame
+        self._core.publish(message, now)
+
+    def _on_publish(
+        self,
+        topic: str,
+        topic_bytes: bytes,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        pid: int | None,
+        props: Properties,
+        now: float,
+    ) -> Message | None:
+        """Validate and route (QoS 1/2 and retained) or return the Message for the caller to route (QoS 0
+        not retained, so it can attach the received bytes first). Sends the acknowledgement."""
         core = self._core
         core.stats.publish_received += 1
-        topic = packet.topic
-        props = packet.properties
         if self.version == V5 and props is not NO_PROPERTIES:
             if props.subscription_identifiers:
                 raise ProtocolError("PUBLISH from a client with a Subscription Identifier [MQTT-3.3.4-6]")
@@ -486,17 +522,18 @@ class Connection:
                     if known is None:
                         raise ProtocolError(f"unknown topic alias {alias} with an empty topic [MQTT-3.3.2-8]")
                     topic = known
+                    topic_bytes = encode_utf8(topic)
                 props = props.with_changes(topic_alias=None)
+                if props == NO_PROPERTIES:
+                    props = NO_PROPERTIES
         if not topic:
             raise ProtocolError("PUBLISH with an empty topic and no topic alias [MQTT-3.3.2-8]")
-        qos = packet.qos
-        pid = packet.packet_id
         session = self.session
         assert session is not None
         if qos == 2 and pid in session.inbound_qos2:
             # A resend of a QoS 2 message we already routed: acknowledge, never route twice [MQTT-4.3.3-10].
             self._write(encode_ack(5, pid, version=self.version))
-            return
+            return None
         if qos == 2 and len(session.inbound_qos2) >= core.limits.receive_maximum:
             raise ProtocolError(
                 "more unacknowledged QoS 2 PUBLISH than Receive Maximum", ReasonCode.RECEIVE_MAXIMUM_EXCEEDED
@@ -509,12 +546,14 @@ class Connection:
                 self._write(
                     encode_ack(3 + qos, pid, reason if self.version == V5 else 0, version=self.version)
                 )
-            return
+            return None
         expires_at = None if props.message_expiry_interval is None else now + props.message_expiry_interval
-        message = Message(topic, packet.payload, qos, packet.retain, props, expires_at, self.client_id)
+        message = Message(topic, payload, qos, retain, props, expires_at, self.client_id, topic_bytes)
+        if qos == 0 and not retain:
+            return message
         matched = core.publish(message, now)
         if qos == 0:
-            return
+            return None
         if matched < 0:
             code = ReasonCode.QUOTA_EXCEEDED if self.version == V5 else 0
         elif matched == 0 and self.version == V5:
@@ -527,30 +566,29 @@ class Connection:
             if code < 0x80:
                 session.inbound_qos2.add(pid)  # type: ignore[arg-type]
             self._write(encode_ack(5, pid, code, version=self.version))  # type: ignore[arg-type]
+        return None
 
     # -- PUBLISH out ------------------------------------------------------------------------------------
 
-    def send_qos0(
-        self,
-        message: Message,
-        retain: bool,
-        sub_ids: tuple[int, ...],
-        now: float,
-        cache: dict[int, bytes] | None,
-    ) -> None:
-        """Send a QoS 0 message, or drop it (counted) if this client is congested. ``cache`` shares the
-        encoding between subscribers of one routing pass (key: version and retain flag)."""
+    def send_qos0(self, message: Message, retain: bool, sub_ids: tuple[int, ...], now: float) -> None:
+        """Send a QoS 0 message, or drop it (counted) if this client is congested. The plain case (retain 0,
+        no subscription identifier, no alias, no expiry) shares one encoding per protocol level."""
         stats = self._core.stats
         if self.congested:
             stats.dropped_qos0 += 1
             return
-        if cache is not None and not sub_ids and not self.client_topic_alias_max:
-            key = self.version * 2 + retain
-            data = cache.get(key)
-            if data is None:
-                data = cache[key] = self._encode_publish(message, 0, retain, False, None, sub_ids, now)
-        else:
+        if retain or sub_ids or self.client_topic_alias_max or message.expires_at is not None:
             data = self._encode_publish(message, 0, retain, False, None, sub_ids, now)
+        elif self.version == V5:
+            cached = message.enc_qos0_v5
+            if cached is None:
+                cached = message.enc_qos0_v5 = self._encode_publish(message, 0, False, False, None, (), now)
+            data = cached
+        else:
+            cached = message.enc_qos0_v4
+            if cached is None:
+                cached = message.enc_qos0_v4 = self._encode_publish(message, 0, False, False, None, (), now)
+            data = cached
         if len(data) > self.client_max_packet:
             stats.dropped_too_large += 1
             return

@@ -293,7 +293,6 @@ class BrokerCore:
             return 0
         entries, groups = self.router.match(message.topic)
         count = 0
-        cache: dict[int, bytes] = {}
         authorizer = self.authorizer
         if len(entries) == 1 and not groups:
             owner, sub = entries[0]
@@ -304,7 +303,7 @@ class BrokerCore:
             qos = message.qos if message.qos < sub.qos else sub.qos
             retain = message.retain and sub.retain_as_published
             sub_ids = () if sub.subscription_identifier is None else (sub.subscription_identifier,)
-            owner.deliver(message, qos, retain, sub_ids, now, cache)
+            owner.deliver(message, qos, retain, sub_ids, now)
             self.stats.messages_sent += 1
             return 1
         merged: dict[str, _Target] = {}
@@ -333,7 +332,7 @@ class BrokerCore:
         for target in merged.values():
             if authorizer is not None and not self._may_receive(target.owner, message.topic):
                 continue
-            target.owner.deliver(message, target.qos, target.retain, tuple(target.sub_ids), now, cache)
+            target.owner.deliver(message, target.qos, target.retain, tuple(target.sub_ids), now)
             count += 1
         self.stats.messages_sent += count
         return count

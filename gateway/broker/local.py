@@ -1,4 +1,3 @@
-# ruff: noqa: PLR0917  (hot-path calls pass positionally: keyword arguments cost time per message)
 """In-process subscribers: the gateway's own parts receive messages through a callback, without TCP."""
 
 from __future__ import annotations
@@ -56,7 +55,6 @@ class LocalSubscriber:
         retain: bool,
         sub_ids: tuple[int, ...],
         now: float,
-        cache: dict[int, bytes] | None = None,
     ) -> None:
         props = message.forward_properties(now) if message.expires_at is not None else message.properties
         try:

@@ -38,6 +38,8 @@ class Message:
     __slots__ = (
         "_props_v5",
         "_topic_bytes",
+        "enc_qos0_v4",
+        "enc_qos0_v5",
         "expires_at",
         "origin",
         "payload",
@@ -56,6 +58,7 @@ class Message:
         properties: Properties = NO_PROPERTIES,
         expires_at: float | None = None,
         origin: str = "",
+        topic_bytes: bytes | None = None,
     ) -> None:
         self.topic = topic
         self.payload = payload
@@ -64,8 +67,12 @@ class Message:
         self.properties = properties
         self.expires_at = expires_at
         self.origin = origin
-        self._topic_bytes: bytes | None = None
+        self._topic_bytes = topic_bytes
         self._props_v5: bytes | None = None
+        # The whole QoS 0, retain 0 PUBLISH per protocol level, shared by every such delivery (None: not yet
+        # built). Only used while ``expires_at`` is None: otherwise the remaining expiry changes with time.
+        self.enc_qos0_v4: bytes | None = None
+        self.enc_qos0_v5: bytes | None = None
 
     @property
     def topic_bytes(self) -> bytes:

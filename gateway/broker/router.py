@@ -1,4 +1,3 @@
-# ruff: noqa: PLR0917  (hot-path calls pass positionally: keyword arguments cost time per message)
 """The subscription tree: which sessions (and local subscribers) a topic name reaches.
 
 Theory of operation: filters are stored in a trie keyed by topic level. Matching walks the trie with an
@@ -41,7 +40,6 @@ class Subscriber(Protocol):
         retain: bool,
         sub_ids: tuple[int, ...],
         now: float,
-        cache: dict[int, bytes] | None = None,
     ) -> None: ...
 
 

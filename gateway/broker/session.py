@@ -119,15 +119,12 @@ class Session:
         retain: bool,
         sub_ids: tuple[int, ...],
         now: float,
-        cache: dict[int, bytes] | None = None,
     ) -> None:
-        """Accept one routed message (``qos`` already downgraded to the subscription's maximum).
-
-        ``cache`` lets QoS 0 subscribers of one routing pass share the encoded PUBLISH."""
+        """Accept one routed message (``qos`` already downgraded to the subscription's maximum)."""
         conn = self.connection
         if qos == 0:
             if conn is not None:
-                conn.send_qos0(message, retain, sub_ids, now, cache)
+                conn.send_qos0(message, retain, sub_ids, now)
                 return
             if not (self.limits.queue_qos0_offline and self.persistent):
                 self._stats.dropped_offline_qos0 += 1
@@ -220,7 +217,7 @@ class Session:
                 self._completed(delivery)
                 continue
             if delivery.qos == 0:
-                conn.send_qos0(delivery.message, delivery.retain, delivery.sub_ids, now, None)
+                conn.send_qos0(delivery.message, delivery.retain, delivery.sub_ids, now)
                 continue
             self._send_new(delivery, conn, now)
 

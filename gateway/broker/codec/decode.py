@@ -29,7 +29,7 @@ from gateway.broker.codec.packets import (
     Unsubscribe,
     Will,
 )
-from gateway.broker.codec.properties import NO_PROPERTIES, PropertyContext, decode_properties
+from gateway.broker.codec.properties import NO_PROPERTIES, Properties, PropertyContext, decode_properties
 from gateway.broker.codec.topics import SHARE_PREFIX, validate_filter, validate_topic_name
 from gateway.broker.codec.wire import check_utf8_text, read_binary, read_u8, read_u16, read_utf8
 from gateway.broker.codes import PacketType, ProtocolVersion, ReasonCode
@@ -109,30 +109,63 @@ def decode_connect(buf: bytes, pos: int, end: int) -> Connect:
     return Connect(level, client_id, clean_start, keep_alive, username, password, will, props)
 
 
-def decode_publish(flags: int, buf: bytes, pos: int, end: int, version: int) -> Publish:
-    qos = (flags >> 1) & 0x03
+# Validated topic names by their raw bytes: a publisher usually repeats a few topics, so the UTF-8 decode and
+# the disallowed-character scan run once per distinct topic. Bounded: cleared when full.
+_TOPIC_CACHE: dict[bytes, str] = {}
+_TOPIC_CACHE_LIMIT = 8192
+
+PublishFields = tuple[str, bytes, int, bool, bool, int | None, Properties, int]
+
+
+def parse_publish(first: int, buf: bytes, pos: int, end: int, version: int) -> PublishFields:
+    """The fields of a PUBLISH without building a packet object (the broker's hot path).
+
+    Returns ``(topic, topic_bytes, qos, retain, dup, packet_id, properties, payload_start)``, where
+    ``topic_bytes`` is the length-prefixed topic as received. Raises ProtocolError like :func:`decode_body`.
+    """
+    qos = (first >> 1) & 0x03
     if qos == 3:
         raise MalformedPacket("PUBLISH with QoS 3 [MQTT-3.3.1-4]")
-    dup = bool(flags & 0x08)
+    dup = bool(first & 0x08)
     if dup and qos == 0:
         raise MalformedPacket("PUBLISH QoS 0 with DUP set [MQTT-3.3.1-2]")
-    topic, pos = read_utf8(buf, pos, end, "PUBLISH topic")
-    if "+" in topic or "#" in topic:
-        validate_topic_name(topic)
+    if pos + 2 > end:
+        raise MalformedPacket("PUBLISH topic: packet ends inside a two-byte integer")
+    stop = pos + 2 + ((buf[pos] << 8) | buf[pos + 1])
+    if stop > end:
+        raise MalformedPacket("PUBLISH topic: string length runs past the end of the packet")
+    topic_bytes = buf[pos:stop]
+    topic = _TOPIC_CACHE.get(topic_bytes)
+    if topic is None:
+        topic, _ = read_utf8(buf, pos, end, "PUBLISH topic")
+        if "+" in topic or "#" in topic:
+            validate_topic_name(topic)
+        if len(_TOPIC_CACHE) >= _TOPIC_CACHE_LIMIT:
+            _TOPIC_CACHE.clear()
+        _TOPIC_CACHE[topic_bytes] = topic
     if not topic and version != V5:
         raise MalformedPacket("PUBLISH with an empty topic [MQTT-4.7.3-1]")
+    pos = stop
     packet_id = None
     if qos:
-        packet_id, pos = _packet_id(buf, pos, end, "PUBLISH")
+        if pos + 2 > end:
+            raise MalformedPacket("PUBLISH packet identifier: packet ends inside a two-byte integer")
+        packet_id = (buf[pos] << 8) | buf[pos + 1]
+        if packet_id == 0:
+            raise ProtocolError("PUBLISH: packet identifier 0 [MQTT-2.2.1-3]")
+        pos += 2
     props = NO_PROPERTIES
     if version == V5:
         if pos < end and buf[pos] == 0:
             pos += 1
         else:
             props, pos = decode_properties(buf, pos, end, PropertyContext.PUBLISH)
-    elif pos > end:
-        raise MalformedPacket("PUBLISH ends before its variable header")
-    return Publish(topic, bytes(buf[pos:end]), qos, bool(flags & 0x01), dup, packet_id, props)
+    return topic, topic_bytes, qos, bool(first & 0x01), dup, packet_id, props, pos
+
+
+def decode_publish(flags: int, buf: bytes, pos: int, end: int, version: int) -> Publish:
+    topic, _raw, qos, retain, dup, packet_id, props, start = parse_publish(flags, buf, pos, end, version)
+    return Publish(topic, bytes(buf[start:end]), qos, retain, dup, packet_id, props)
 
 
 def _decode_ack(

@@ -38,23 +38,26 @@ def _frame(first: int, body: bytes | bytearray) -> bytes:
     return bytes((first,)) + encode_varint(len(body)) + body
 
 
+_BYTE = tuple(bytes((value,)) for value in range(256))
+
+
 def encode_publish_parts(
     first: int, topic_bytes: bytes, packet_id: int | None, props_bytes: bytes | None, payload: bytes
 ) -> bytes:
     """A PUBLISH from pre-encoded pieces. ``topic_bytes`` includes its length prefix; ``props_bytes`` is
     the encoded property block for 5.0 or ``None`` for 3.1.1."""
     length = len(topic_bytes) + len(payload)
-    if packet_id is not None:
-        length += 2
-    if props_bytes is not None:
+    if packet_id is None:
+        if props_bytes is None:
+            return b"".join((_BYTE[first], encode_varint(length), topic_bytes, payload))
         length += len(props_bytes)
-    parts = [bytes((first,)), encode_varint(length), topic_bytes]
-    if packet_id is not None:
-        parts.append(packet_id.to_bytes(2, "big"))
-    if props_bytes is not None:
-        parts.append(props_bytes)
-    parts.append(payload)
-    return b"".join(parts)
+        return b"".join((_BYTE[first], encode_varint(length), topic_bytes, props_bytes, payload))
+    pid = packet_id.to_bytes(2, "big")
+    if props_bytes is None:
+        return b"".join((_BYTE[first], encode_varint(length + 2), topic_bytes, pid, payload))
+    return b"".join(
+        (_BYTE[first], encode_varint(length + 2 + len(props_bytes)), topic_bytes, pid, props_bytes, payload)
+    )
 
 
 def publish_first_byte(qos: int, retain: bool, dup: bool) -> int:
@@ -70,10 +73,15 @@ def _ack_body(packet_id: int, reason: int, props: Properties, version: int) -> b
     return pid + bytes((reason,)) + encode_properties(props)
 
 
+_ACK_V3 = {4: b"\x40\x02", 5: b"\x50\x02", 6: b"\x62\x02", 7: b"\x70\x02"}
+
+
 def encode_ack(
     ptype: int, packet_id: int, reason: int = 0, props: Properties = NO_PROPERTIES, version: int = 4
 ) -> bytes:
     """PUBACK/PUBREC/PUBREL/PUBCOMP bytes."""
+    if version != V5 or (reason == 0 and props is NO_PROPERTIES):
+        return _ACK_V3[ptype] + packet_id.to_bytes(2, "big")
     first = (ptype << 4) | (0x02 if ptype == PacketType.PUBREL else 0)
     return _frame(first, _ack_body(packet_id, reason, props, version))
 
