@@ -130,7 +130,7 @@ def encode_tag(tag: ModbusTag, order: ByteOrder, value: Value) -> list[int]:
         raise EncodeError(f"expected a number, got {type(value).__name__}")
     if not math.isfinite(value) and tag.data_type not in (DataType.FLOAT32, DataType.FLOAT64):
         raise EncodeError(f"{value} cannot be written to an integer tag")
-    check_range(tag, float(value))
+    check_range(tag, value)
     raw: float | int = (value - tag.offset) / tag.scale if tag.scaled else value
     fmt = _FORMATS[tag.data_type]
     limits = integer_range(tag.data_type)
@@ -154,7 +154,7 @@ def encode_tag(tag: ModbusTag, order: ByteOrder, value: Value) -> list[int]:
     return list(struct.unpack(f">{len(data) // 2}H", data))
 
 
-def check_range(tag: ModbusTag, value: float) -> None:
+def check_range(tag: ModbusTag, value: float | int) -> None:
     if tag.min_value is not None and value < tag.min_value:
         raise EncodeError(f"{value} is below the tag's minimum {tag.min_value}")
     if tag.max_value is not None and value > tag.max_value:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Sequence
 
+from drivers._aio import cancel_and_wait
 from drivers._types import DeviceHealth, DriverHealth, DriverState, Value, WriteResult, WriteStatus
 from drivers.base import Driver
 from drivers.errors import DeviceError, ErrorKind
@@ -102,11 +102,7 @@ class ModbusDriver(Driver):
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         for link in self._links.values():
             link.close()

@@ -24,6 +24,7 @@ import logging
 import time
 from typing import Any
 
+from drivers._aio import within
 from drivers._backoff import Backoff
 from drivers.errors import DeviceError, ErrorKind, from_modbus
 from drivers.modbus._spec import Area, Link, RtuOverTcpLink, SerialLink
@@ -182,7 +183,7 @@ class ModbusLink:
             while True:
                 await self._keep_gap()
                 try:
-                    reply = await asyncio.wait_for(call(self._client), timeout)
+                    reply = await within(timeout, call(self._client))
                 except TimeoutError:
                     self._after_io(timed_out=True)
                     attempt += 1

@@ -24,11 +24,11 @@ oldest) and emitted in batches, with the server's source timestamps kept.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
 
+from drivers._aio import cancel_and_wait, within
 from drivers._backoff import Backoff
 from drivers._types import (
     DeviceHealth,
@@ -106,16 +106,14 @@ class OpcUaDriver(Driver):
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
         self._queue.close()
         self._state = DriverState.STOPPED
 
     async def wait_connected(self, timeout: float) -> None:
         """Wait until a session is up (for callers that need the browse API right away)."""
-        await asyncio.wait_for(self._connected.wait(), timeout)
+        await within(timeout, self._connected.wait())
 
     async def _supervise(self) -> None:
         while True:
@@ -203,14 +201,7 @@ class OpcUaDriver(Driver):
                 sub = await self._subscribe(client, subscribed)
                 consumer = asyncio.create_task(self._consume(sub))
         finally:
-            poller.cancel()
-            if consumer is not None:
-                consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
-            if consumer is not None:
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await consumer
+            await cancel_and_wait([poller] if consumer is None else [poller, consumer])
 
     async def _check_alive(self, client: Any) -> None:
         ua = lazy.ua()
@@ -218,7 +209,7 @@ class OpcUaDriver(Driver):
         self.requests += 1
         try:
             node = client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_State))
-            await asyncio.wait_for(node.read_value(), self.server.request_timeout)
+            await within(self.server.request_timeout, node.read_value())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any failure of the liveness read means the session is unusable
@@ -352,7 +343,7 @@ class OpcUaDriver(Driver):
         while True:
             self.requests += 1
             try:
-                values = await asyncio.wait_for(client.read_attributes(nodes), self.server.request_timeout)
+                values = await within(self.server.request_timeout, client.read_attributes(nodes))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the watchdog decides about the session; here only the tags
@@ -403,9 +394,9 @@ class OpcUaDriver(Driver):
                 return WriteResult(tag, WriteStatus.REJECTED, reason=f"{tag}: {exc}")
             variant = ua.Variant(checked, getattr(ua.VariantType, type_name))
             self.requests += 1
-            await asyncio.wait_for(
-                node.write_attribute(ua.AttributeIds.Value, ua.DataValue(variant)),
+            await within(
                 self.server.request_timeout,
+                node.write_attribute(ua.AttributeIds.Value, ua.DataValue(variant)),
             )
         except asyncio.CancelledError:
             raise
@@ -460,7 +451,7 @@ class OpcUaDriver(Driver):
 
 async def _delete_quietly(sub: Any) -> None:
     try:
-        await asyncio.wait_for(sub.delete(), 2.0)
+        await within(2.0, sub.delete())
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # the subscription is already broken; deleting is best effort

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from drivers._aio import within
 from drivers.errors import DeviceError, ErrorKind, from_opcua
 from drivers.opcua import _lazy as lazy
 from drivers.opcua._security import (
@@ -38,9 +39,7 @@ async def open_session(server: OpcUaServer) -> Any:
         client.set_user(identity.username)
         client.set_password(identity.password)
     try:
-        endpoints = await asyncio.wait_for(
-            client.connect_and_get_server_endpoints(), server.request_timeout * 2
-        )
+        endpoints = await within(server.request_timeout * 2, client.connect_and_get_server_endpoints())
         endpoint = select_endpoint(server, endpoints)
         if server.security_policy is not SecurityPolicy.NONE:
             cert, key = await ensure_client_certificate(server, client)
@@ -55,7 +54,7 @@ async def open_session(server: OpcUaServer) -> Any:
         if isinstance(identity, X509Identity):
             await client.load_client_certificate(str(identity.certificate))
             await client.load_private_key(identity.private_key)
-        await asyncio.wait_for(client.connect(), server.request_timeout * 2)
+        await within(server.request_timeout * 2, client.connect())
     except DeviceError:
         await close_quietly(client)
         raise
@@ -71,7 +70,7 @@ async def open_session(server: OpcUaServer) -> Any:
 async def close_quietly(client: Any) -> None:
     """Close the session and socket, ignoring failures of an already broken connection."""
     try:
-        await asyncio.wait_for(client.disconnect(), 2.0)
+        await within(2.0, client.disconnect())
     except (TimeoutError, OSError, ConnectionError) as exc:
         log.debug("closing a broken OPC UA connection: %s", exc)
     except Exception as exc:  # the session may be half-open; nothing to do but log
