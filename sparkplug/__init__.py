@@ -7,6 +7,7 @@ Public surface (everything else is private):
 - topics: :func:`build_topic`, :func:`parse_topic`, :func:`state_topic`, STATE payload helpers;
 - the edge node: :class:`EdgeNode` (sans-I/O core; read the docstring of :mod:`sparkplug.edge_node`),
   its config/event/output types from :mod:`sparkplug.edge_types`, and :class:`BdSeqStore`;
+- :class:`SparkplugSniffer` (:mod:`sparkplug.sniffer`), the rule checker behind ``edge-gateway sniff``;
 - errors from :mod:`sparkplug.errors`.
 """
 
@@ -67,6 +68,7 @@ from sparkplug.model import (
     engineering_units,
     quality_property,
 )
+from sparkplug.sniffer import SniffedMessage, SparkplugSniffer, Violation
 from sparkplug.state import HostState, decode_legacy_state, decode_state, encode_legacy_state, encode_state
 from sparkplug.topics import MessageType, Topic, build_topic, parse_topic, state_topic, validate_id
 
@@ -113,9 +115,11 @@ __all__ = [
     "SetScanRate",
     "SetWill",
     "Shutdown",
+    "SniffedMessage",
     "SparkplugDecodeError",
     "SparkplugEncodeError",
     "SparkplugError",
+    "SparkplugSniffer",
     "StateFormat",
     "StoreForLater",
     "Subscribe",
@@ -125,6 +129,7 @@ __all__ = [
     "Tick",
     "Topic",
     "TopicError",
+    "Violation",
     "WriteMetric",
     "build_topic",
     "decode_legacy_state",

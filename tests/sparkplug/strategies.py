@@ -96,6 +96,7 @@ def _property_value(draw: st.DrawFn) -> PropertyValue:
 def _property_values() -> st.SearchStrategy[PropertyValue]:
     return _property_value()
 
+
 metadatas = st.builds(
     MetaData,
     is_multi_part=st.none() | st.booleans(),
