@@ -144,3 +144,70 @@ def add_modbus_device(text: str, form: ModbusDeviceForm) -> str:
             break
     new = [*lines[:insert_at], "", *render_device(form, indent), *lines[insert_at:]]
     return "\n".join(new) + "\n"
+
+
+def parse_tag_lines(text: str) -> tuple[list[ModbusTagForm], list[str]]:
+    """Parse the add-device form's tag box: one tag a line, ``name address type [unit] [w]``.
+
+    ``w`` (or ``writable``) as the last word marks the tag writable; ``#`` starts a comment.
+    Returns the tags and every problem, each naming its line.
+    """
+    tags: list[ModbusTagForm] = []
+    problems: list[str] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        words = line.split()
+        writable = words[-1].lower() in ("w", "writable")
+        if writable:
+            words = words[:-1]
+        if len(words) not in (3, 4):
+            problems.append(f"line {number}: expected `name address type [unit] [w]`, found {raw.strip()!r}")
+            continue
+        name, address, data_type = words[0], words[1], words[2].lower()
+        unit = words[3] if len(words) == 4 else ""
+        try:
+            number_address = int(address, 0)
+        except ValueError:
+            problems.append(f"line {number}: address {address!r} is not a number")
+            continue
+        tags.append(ModbusTagForm(name, number_address, data_type, unit, writable))
+    return tags, problems
+
+
+def add_tags_to_device(text: str, device_id: str, tag_lines: list[str]) -> str:
+    """Append ``tag_lines`` (YAML flow mappings) to the ``tags:`` list of device ``device_id``.
+
+    Raises:
+        ValueError: no device with that id, or it has no block ``tags:`` list to append to.
+    """
+    lines = text.splitlines()
+    id_pattern = re.compile(r"^(\s*)-\s+id:\s*[\"']?" + re.escape(device_id) + r"[\"']?\s*(#.*)?$")
+    start = next((i for i, line in enumerate(lines) if id_pattern.match(line)), None)
+    if start is None:
+        raise ValueError(f"no device {device_id!r} in the configuration")
+    item_indent = len(id_pattern.match(lines[start]).group(1))  # type: ignore[union-attr]
+    end = start + 1
+    while end < len(lines):
+        line = lines[end]
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if stripped and not stripped.startswith("#") and indent <= item_indent:
+            break
+        end += 1
+    tags_at = next((i for i in range(start, end) if re.match(r"^\s*tags:\s*$", lines[i])), None)
+    if tags_at is None:
+        raise ValueError(f"device {device_id!r} has no `tags:` block list to add to; add the tags by hand")
+    last = tags_at
+    for i in range(tags_at + 1, end):
+        if lines[i].strip() and not lines[i].lstrip().startswith("#"):
+            last = i
+    tag_indent = " " * (len(lines[tags_at]) - len(lines[tags_at].lstrip()) + 2)
+    new = [*lines[: last + 1], *(f"{tag_indent}- {t}" for t in tag_lines), *lines[last + 1 :]]
+    return "\n".join(new) + "\n"
+
+
+def opcua_tag_line(name: str, node_id: str, writable: bool) -> str:
+    """One OPC UA tag as a YAML flow mapping."""
+    return f"{{name: {_q(name)}, node_id: {_q(node_id)}" + (", writable: true}" if writable else "}")

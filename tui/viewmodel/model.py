@@ -124,6 +124,11 @@ class GatewayModel:
         self.dirty: set[str] = set()
         self.changed_tags: set[tuple[str, str]] = set()
         self.tag_set_version = 0  # bumps when tags are added or removed (rows must be rebuilt)
+        # running totals: a screen that remembers the last total it showed appends only the new items
+        self.traffic_total = 0
+        self.events_total = 0
+        self.events_version = 0  # bumps when the recent-events ring was merged in (re-render)
+        self.logs_total = 0
 
     # ---- feeding ---------------------------------------------------------------------------------
 
@@ -155,6 +160,7 @@ class GatewayModel:
         self.received += 1
         if event.topic.startswith("spBv1.0/"):
             self.traffic.append(TrafficRecord(event.topic, event.payload, event.at_ms, event.retained))
+            self.traffic_total += 1
             self.dirty.add("traffic")
             return
         try:
@@ -194,11 +200,13 @@ class GatewayModel:
             self._tag_changes(message)
         elif isinstance(message, Event):
             self.events.append(message)
+            self.events_total += 1
         elif isinstance(message, RecentEvents):
             self._merge_recent(message)
             kind = TopicKind.EVENTS
         elif isinstance(message, LogBatch):
             self.logs.extend(message.lines)
+            self.logs_total += len(message.lines)
         elif message is None and ref.device_id is not None:
             self._remove_device(ref)
         self.dirty.add(str(kind))
@@ -240,6 +248,8 @@ class GatewayModel:
         if merged is not None:
             self.events.clear()
             self.events.extend(merged)
+            self.events_total += len(fresh)
+            self.events_version += 1
 
     def _remove_device(self, ref: c.TopicRef) -> None:
         assert ref.device_id is not None

@@ -1,0 +1,168 @@
+"""The Textual application: modes on number keys, the redraw clock, and the entry point.
+
+    from tui import TuiSettings, run_tui
+    run_tui(TuiSettings(host="127.0.0.1", port=1883))
+
+Data flow: the MQTT thread (``tui.connection.client``) queues events and wakes the app with
+``post_message(Inbox())`` (thread-safe); :meth:`GatewayTui.on_inbox` drains them into the model on
+the UI loop; a timer repaints the visible screen from the model at most ``redraw_hz`` times a
+second with only what changed. Keys: digits switch screens, ``?`` help, ``:``/ctrl+p palette,
+``/`` filter, Esc back, ``z`` freezes the display, ``q`` quits (the gateway keeps running).
+No binding uses ctrl+a or ctrl+b (screen and tmux prefixes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+
+from tui.connection.attachment import Attachment, SourceFactory
+from tui.screens.base import GatewayScreen
+from tui.screens.broker import BrokerScreen
+from tui.screens.config import ConfigScreen
+from tui.screens.devices import DevicesScreen
+from tui.screens.events import EventsScreen
+from tui.screens.overview import OverviewScreen
+from tui.screens.store import StoreScreen
+from tui.screens.tags import TagsScreen
+from tui.screens.tools import ToolsScreen
+from tui.screens.traffic import TrafficScreen
+from tui.screens.uplink import UplinkScreen
+from tui.settings import TuiSettings
+
+SCREENS: tuple[tuple[str, str, str, type[GatewayScreen]], ...] = (
+    ("1", "overview", "Overview", OverviewScreen),
+    ("2", "devices", "Devices", DevicesScreen),
+    ("3", "tags", "Tags", TagsScreen),
+    ("4", "uplink", "Uplink", UplinkScreen),
+    ("5", "store", "Store", StoreScreen),
+    ("6", "broker", "Broker", BrokerScreen),
+    ("7", "traffic", "Sparkplug traffic", TrafficScreen),
+    ("8", "events", "Events and logs", EventsScreen),
+    ("9", "config", "Config", ConfigScreen),
+    ("0", "tools", "Tools", ToolsScreen),
+)
+
+
+class Inbox(Message):
+    """The connection has queued events (posted from the MQTT thread; thread-safe)."""
+
+
+class ReadOnlyNow(Message):
+    """The UI just became read-only (the broker refused a command with 0x87)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class GatewayTui(App[None]):
+    """The technician's terminal UI, attached to one gateway daemon."""
+
+    TITLE = "edge-gateway"
+    MODES: ClassVar = {name: cls for _key, name, _title, cls in SCREENS}
+    DEFAULT_MODE = "overview"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(key, f"switch_mode('{name}')", title, show=False, id=f"screen-{name}")
+            for key, name, title, _cls in SCREENS
+        ),
+        Binding("question_mark", "toggle_help", "Help", id="help"),
+        Binding("colon", "command_palette", "Palette", show=False, id="palette"),
+        Binding("z", "freeze", "Freeze", show=False, id="freeze"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, settings: TuiSettings, source_factory: SourceFactory | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.attachment = Attachment(settings, self._wake, source_factory)
+        self.attachment.commands.on_read_only = self._read_only_now
+        self.frozen = False
+
+    # ---- life ----------------------------------------------------------------------------------------
+
+    def _read_only_now(self, reason: str) -> None:
+        self.post_message(ReadOnlyNow(reason))
+
+    def _wake(self) -> None:
+        self.post_message(Inbox())
+
+    def on_mount(self) -> None:
+        self.attachment.start()
+        self.set_interval(1.0 / self.settings.redraw_hz, self.repaint)
+
+    def on_unmount(self) -> None:
+        self.attachment.stop()
+
+    def on_inbox(self, _message: Inbox) -> None:
+        self.attachment.drain()
+
+    def on_read_only_now(self, message: ReadOnlyNow) -> None:
+        self.notify(message.reason, title="read-only", severity="warning", timeout=10)
+        self.refresh_bindings()
+        self.repaint(full=True)
+
+    @property
+    def read_only_reason(self) -> str:
+        commands = self.attachment.commands
+        return (commands.read_only_reason or "read-only") if commands.read_only else ""
+
+    def repaint(self, full: bool = False) -> None:
+        """Repaint the visible screen from the model (the redraw timer calls this)."""
+        if self.frozen:
+            return
+        dirty, changed = self.attachment.model.take_dirty()
+        screen = self.screen
+        if isinstance(screen, GatewayScreen):
+            screen.repaint(dirty, changed, full=full)
+
+    # ---- actions ----------------------------------------------------------------------------------------
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
+        self.notify(
+            "display FROZEN: z resumes (data keeps arriving)" if self.frozen else "display live again"
+        )
+        if not self.frozen:
+            self.repaint(full=True)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        for key, name, title, _cls in SCREENS:
+            yield SystemCommand(f"Go to {title}", f"screen {key}", lambda n=name: self.switch_mode(n))
+        yield SystemCommand("Freeze / resume the display", "z", self.action_freeze)
+        yield SystemCommand("Quit the UI", "the gateway keeps running", self.exit)
+
+
+def run_tui(settings: TuiSettings, source_factory: SourceFactory | None = None) -> None:
+    """Run the UI in this terminal until the person quits (the daemon keeps running).
+
+    Log handlers that write to the terminal are detached while the UI runs (a log line would tear
+    the screen); file handlers stay.
+    """
+    root = logging.getLogger()
+    detached = [
+        h
+        for h in root.handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+    for handler in detached:
+        root.removeHandler(handler)
+    try:
+        GatewayTui(settings, source_factory).run()
+    finally:
+        for handler in detached:
+            root.addHandler(handler)
