@@ -20,8 +20,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.store import MessageStore
+from gateway.store import DropReason, MessageStore
 from gateway.uplink import (
+    Delivery,
     DrainPacing,
     FailoverSettings,
     Forwarder,
@@ -293,3 +294,34 @@ async def test_half_open_link_is_detected_and_left(mosquitto_factory, counter, t
             assert run.uplink.status().switches[-1].reason is SwitchReason.DEAD_LINK
     finally:
         proxy.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_disk_full_during_an_outage_drops_oldest_counted_and_delivers_the_rest(
+    mosquitto, counter, tmp_path
+) -> None:
+    counter.watch(mosquitto)
+    # PRAGMA max_page_count = 30 pages (120 kB): SQLITE_FULL without root (catalogue T33).
+    async with running_uplink([server(mosquitto, name="A")], tmp_path, max_page_count=30) as run:
+        await online_on(run.uplink, "A")
+        producer = Producer(run.forwarder, period=0.0005)
+        mosquitto.kill()
+        producer.start()
+        await async_wait_until(
+            lambda: run.store.status().dropped.get(DropReason.DISK_FULL, 0) > 200,
+            timeout=20,
+            message="disk full",
+        )
+        await producer.stop()
+        stored_drops = run.store.status().dropped.get(DropReason.DISK_FULL, 0)
+        mosquitto.start()
+        counter.watch(mosquitto)
+        await online_on(run.uplink, "A")
+        await async_wait_until(lambda: run.store.status().messages == 0, timeout=20, message="drained")
+        accepted = producer.accepted()
+        missing = accepted - counter.received()
+        refused = producer.counts()[Delivery.DROPPED]
+        # Every accepted value arrived, except the oldest ones dropped to make room, and those are counted.
+        assert len(missing) == stored_drops - refused, (len(missing), stored_drops, refused)
+        assert missing and max(missing) < max(accepted - missing)  # drop-oldest
+        print(f"accepted {len(accepted)}, dropped oldest {len(missing)}, refused {refused}")

@@ -136,3 +136,43 @@ def test_kill_9_mid_drain_then_restart_delivers_everything_accepted(
     finally:
         final.kill()
     print(f"accepted {len(accepted)}, received {len(counter.values)}, duplicates {counter.duplicates()}")
+
+
+@pytest.mark.timeout(90)
+def test_power_loss_by_wal_truncation_delivers_the_surviving_prefix(
+    mosquitto_factory, counter, tmp_path
+) -> None:
+    import random
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "sf.db"
+    hole = SynBlackhole()
+    try:
+        child = ChildGateway(db, 0, 2000, 5000, [hole.port])
+        wait_until(
+            lambda: len(child.accepted) == 2000, timeout=30, message=lambda: f"output {child.lines[-5:]}"
+        )
+        child.kill()  # the store stays un-checkpointed: the data is in the -wal
+    finally:
+        hole.close()
+    wal = db.with_name("sf.db-wal")
+    cut = random.Random(31).randrange(wal.stat().st_size // 4, wal.stat().st_size)
+    copy_dir = tmp_path / "after-power-loss"
+    copy_dir.mkdir()
+    shutil.copy(db, copy_dir / "sf.db")
+    (copy_dir / "sf.db-wal").write_bytes(wal.read_bytes()[:cut])
+    conn = sqlite3.connect(copy_dir / "sf.db")
+    surviving = [int(p) for (p,) in conn.execute("SELECT payload FROM messages ORDER BY id")]
+    conn.close()
+    assert surviving == list(range(len(surviving)))  # a prefix of what was committed, nothing torn
+    broker = mosquitto_factory()
+    counter.watch(broker)
+    restarted = ChildGateway(copy_dir / "sf.db", 10**6, 0, 5000, [broker.port])
+    try:
+        wait_until(
+            lambda: set(surviving) <= counter.received(), timeout=30, message="the surviving prefix upstream"
+        )
+    finally:
+        restarted.kill()
+    print(f"accepted 2000, survived the cut {len(surviving)}, received {len(counter.values)}")
