@@ -1,0 +1,215 @@
+"""The broker's side of the hook contracts (hooks.py): what it asks the Authenticator, Authorizer and
+BrokerPersistence, and that it obeys the answers. The hooks here are small complete implementations of the
+protocols (in memory), not mocks; the real ones live in gateway.broker.auth / gateway.broker.persistence."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from gateway.broker import (
+    Action,
+    AuthDecision,
+    AuthRequest,
+    Broker,
+    BrokerSettings,
+    ClientIdentity,
+    ListenerSettings,
+    PersistedState,
+    QueuedMessage,
+    StoredMessage,
+    StoredSession,
+)
+from gateway.broker.codec import (
+    Disconnect,
+    Properties,
+    Puback,
+    Publish,
+    Suback,
+    Subscribe,
+    SubscriptionRequest,
+    Will,
+)
+from gateway.broker.codes import ReasonCode
+from tests.broker.conftest import RawFactory
+from tests.support.waiting import async_wait_until
+
+SETTINGS = BrokerSettings(listeners=(ListenerSettings(port=0),), allow_anonymous=True, sys_interval=0)
+
+
+class MemoryStore:
+    """A BrokerPersistence that keeps its records in dicts and hands them back on load."""
+
+    def __init__(self) -> None:
+        self.retained: dict[str, StoredMessage] = {}
+        self.sessions: dict[str, StoredSession] = {}
+        self.queues: dict[str, dict[int, QueuedMessage]] = {}
+        self.flushed = 0
+
+    async def load(self) -> PersistedState:
+        return PersistedState(
+            tuple(self.retained.values()),
+            tuple(self.sessions.values()),
+            {cid: tuple(q[k] for k in sorted(q)) for cid, q in self.queues.items()},
+        )
+
+    def retained_set(self, message: StoredMessage) -> None:
+        self.retained[message.topic] = message
+
+    def retained_cleared(self, topic: str) -> None:
+        self.retained.pop(topic, None)
+
+    def session_saved(self, session: StoredSession) -> None:
+        self.sessions[session.client_id] = session
+
+    def session_removed(self, client_id: str) -> None:
+        self.sessions.pop(client_id, None)
+        self.queues.pop(client_id, None)
+
+    def message_queued(self, client_id: str, queued: QueuedMessage) -> None:
+        self.queues.setdefault(client_id, {})[queued.seq] = queued
+
+    def message_acknowledged(self, client_id: str, seq: int) -> None:
+        self.queues.get(client_id, {}).pop(seq, None)
+
+    async def flush(self) -> None:
+        self.flushed += 1
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_persistent_session_and_retained_survive_a_restart(raw_mqtt: RawFactory) -> None:
+    store = MemoryStore()
+    broker = Broker(SETTINGS, persistence=store)
+    await broker.start()
+    try:
+        sub = await raw_mqtt(broker.ports[0], version=5)
+        await sub.connect("keeper", properties=Properties(session_expiry_interval=3600))
+        await sub.send_packet(Subscribe(1, (SubscriptionRequest("k/#", 1),)))
+        assert isinstance(await sub.read_packet(), Suback)
+        await sub.send_packet(Disconnect())
+        await sub.expect_closed()
+        for index in range(3):
+            broker.publish(f"k/{index}", str(index).encode(), qos=1)
+        broker.publish("k/state", b"on", qos=1, retain=True)
+        broker.publish("k/gone", b"x", qos=0, retain=True)
+        broker.publish("k/gone", b"", qos=0, retain=True)
+    finally:
+        await broker.stop()
+    assert store.flushed == 1
+    assert set(store.retained) == {"k/state"}
+    assert len(store.queues["keeper"]) == 4
+
+    restarted = Broker(SETTINGS, persistence=store)
+    await restarted.start()
+    try:
+        back = await raw_mqtt(restarted.ports[0], version=5)
+        ack = await back.connect(
+            "keeper", clean_start=False, properties=Properties(session_expiry_interval=3600)
+        )
+        assert ack.session_present
+        got = []
+        for _ in range(4):
+            packet = await back.read_packet()
+            assert isinstance(packet, Publish)
+            got.append((packet.topic, packet.payload))
+            await back.send_packet(Puback(packet.packet_id or 0))
+        assert got == [("k/0", b"0"), ("k/1", b"1"), ("k/2", b"2"), ("k/state", b"on")]
+        await async_wait_until(lambda: not store.queues["keeper"], timeout=2, message="acks recorded")
+        assert restarted.core.retained.get("k/state") is not None
+    finally:
+        await restarted.stop()
+
+
+class Policy:
+    """Deny rules by client id, enough to exercise every place the broker consults the Authorizer."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Action, str]] = []
+
+    def is_allowed(self, identity: ClientIdentity, action: Action, topic: str) -> bool:
+        self.calls.append((identity.client_id, action, topic))
+        if action is Action.PUBLISH and topic.startswith("ro/"):
+            return False
+        if action is Action.SUBSCRIBE and topic.startswith("forbidden/"):
+            return False
+        return not (
+            action is Action.RECEIVE and identity.client_id == "reader" and topic.startswith("private/")
+        )
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_authorizer_is_obeyed(raw_mqtt: RawFactory, version: int) -> None:
+    policy = Policy()
+    async with Broker(SETTINGS, authorizer=policy) as broker:
+        broker.publish("private/x", b"secret", qos=1, retain=True)  # internal publisher: no ACL on publish
+        broker.publish("public/x", b"hello", qos=1, retain=True)
+        reader = await raw_mqtt(broker.ports[0], version=version)
+        await reader.connect("reader")
+        await reader.send_packet(
+            Subscribe(1, (SubscriptionRequest("#", 1), SubscriptionRequest("forbidden/a", 1)))
+        )
+        suback = await reader.read_packet()
+        assert isinstance(suback, Suback)
+        assert suback.reason_codes == (1, 0x87 if version == 5 else 0x80)
+        retained = await reader.read_packet()
+        assert isinstance(retained, Publish) and retained.topic == "public/x"  # private/x never leaks
+        writer = await raw_mqtt(broker.ports[0], version=version)
+        await writer.connect("writer", will=Will("ro/will", b"w", 0))
+        await writer.send_packet(Publish("ro/t", b"denied", 1, packet_id=7))
+        await writer.expect_hex("40 03 00 07 87" if version == 5 else "40 02 00 07")
+        await writer.send_packet(Publish("private/y", b"p", 1, packet_id=8))
+        await writer.read_packet()
+        await writer.send_packet(Publish("public/y", b"ok", 1, packet_id=9))
+        await writer.read_packet()
+        writer.reset()  # its Will goes to ro/will, which it may not write: not published
+        packet = await reader.read_packet()
+        await reader.send_packet(Puback(packet.packet_id or 0))  # type: ignore[union-attr]
+        assert isinstance(packet, Publish) and packet.topic == "public/y"
+        with pytest.raises(TimeoutError):
+            await reader.read_packet(timeout=0.3)
+        assert ("writer", Action.PUBLISH, "ro/will") in policy.calls
+        assert broker.stats.dropped_not_authorized >= 3
+
+
+class SlowAuthenticator:
+    """Answers after an await, like a password check run in a thread; user 'bad' is refused."""
+
+    def __init__(self) -> None:
+        self.requests: list[AuthRequest] = []
+
+    async def _decide(self, request: AuthRequest) -> AuthDecision:
+        await asyncio.sleep(0.05)  # the hash being computed elsewhere
+        if request.username == "bad":
+            return AuthDecision(False, ReasonCode.BAD_USER_NAME_OR_PASSWORD)
+        return AuthDecision(True, username=request.username, roles=frozenset({"ops"}))
+
+    def authenticate(self, request: AuthRequest) -> asyncio.Future[AuthDecision] | AuthDecision:
+        self.requests.append(request)
+        return asyncio.ensure_future(self._decide(request))
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_async_authenticator_and_pipelined_packets(raw_mqtt: RawFactory, version: int) -> None:
+    auth = SlowAuthenticator()
+    async with Broker(dataclasses.replace(SETTINGS, allow_anonymous=False), authenticator=auth) as broker:
+        bad = await raw_mqtt(broker.ports[0], version=version)
+        await bad.connect("b", username="bad", password=b"x", expect_reason=0x86 if version == 5 else 4)
+        await bad.expect_closed()
+        good = await raw_mqtt(broker.ports[0], version=version)
+        from gateway.broker.codec import Connect, encode
+
+        # CONNECT and SUBSCRIBE in one write: the SUBSCRIBE waits for the decision, then is answered.
+        await good.send(
+            encode(Connect(version, "g", username="alice", password=b"pw"), version)
+            + encode(Subscribe(1, (SubscriptionRequest("t", 0),)), version)
+        )
+        assert (await good.read_packet()).reason_code == 0  # type: ignore[union-attr]
+        assert isinstance(await good.read_packet(), Suback)
+        assert broker.core.sessions["g"].identity.roles == frozenset({"ops"})
+        assert [r.username for r in auth.requests] == ["bad", "alice"]
+        assert auth.requests[1].password == b"pw"
+        assert auth.requests[1].peer_host == "127.0.0.1"
