@@ -1,0 +1,150 @@
+"""Sparkplug B codec speed: ours (sparkplug.codec) against Eclipse Tahu JS (npm sparkplug-payload 1.0.3).
+
+Two payloads, encode and decode each, in metrics per second:
+  ddata_50     a typical DDATA: 50 metrics of mixed types (Int32, Double, Boolean, String, Int64, Float,
+               UInt16, DateTime), alias + timestamp + datatype + value, no names
+  nbirth_1000  an NBIRTH of 1,000 metrics: name + alias + timestamp + datatype + value
+
+Ours: typed model -> bytes (encode) and bytes -> typed model (decode), in this process.
+Tahu JS: its encodePayload/decodePayload on the same payloads, timed inside one Node.js process after a
+JIT warm-up (process start-up and the JSON pipe are not counted). Each figure is the best of --repeat runs
+of --seconds each. Prints one JSON line per figure with ratio = ours / Tahu (> 1 means we are faster).
+
+Run from the repository root:  .venv/bin/python benchmarks/sparkplug_codec.py [--seconds 1] [--repeat 3]
+Needs Node.js and tests/interop/node_modules (scripts/setup --test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sparkplug import DataType, Metric, Payload, decode_payload, encode_payload
+from tests.interop.tahu_node import TahuNode, from_tahu, to_tahu
+
+T0 = 1_700_000_000_000
+MIX = (
+    DataType.Int32,
+    DataType.Double,
+    DataType.Boolean,
+    DataType.String,
+    DataType.Int64,
+    DataType.Float,
+    DataType.UInt16,
+    DataType.DateTime,
+)
+
+
+def _value(datatype: DataType, index: int) -> int | float | bool | str:
+    return {
+        DataType.Int32: -1000 * index - 7,
+        DataType.Double: index * 1.5 + 0.25,
+        DataType.Boolean: index % 2 == 0,
+        DataType.String: f"value {index}",
+        DataType.Int64: index * 1_000_000_007,
+        DataType.Float: index * 0.25,
+        DataType.UInt16: index % 65536,
+        DataType.DateTime: T0 - index,
+    }[datatype]
+
+
+def build(count: int, birth: bool) -> Payload:
+    metrics = []
+    for index in range(count):
+        datatype = MIX[index % len(MIX)]
+        metrics.append(
+            Metric(
+                name=f"Line 1/Cell {index // 100}/Tag {index}" if birth else None,
+                alias=index + 1,
+                timestamp=T0 + index,
+                datatype=datatype,
+                value=_value(datatype, index),
+            )
+        )
+    return Payload(timestamp=T0, metrics=tuple(metrics), seq=0 if birth else 17)
+
+
+def rate(action: Callable[[], object], metrics: int, seconds: float) -> float:
+    """Metrics per second over at least ``seconds`` of repeated ``action`` calls."""
+    for _ in range(20):  # warm-up
+        action()
+    iterations = 0
+    start = time.perf_counter()
+    elapsed = 0.0
+    while elapsed < seconds:
+        for _ in range(10):
+            action()
+        iterations += 10
+        elapsed = time.perf_counter() - start
+    return iterations * metrics / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="measurements per figure, best kept (default 3)"
+    )
+    args = parser.parse_args()
+    node_version = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    with TahuNode() as tahu:
+        for label, payload in (
+            ("ddata_50", build(50, birth=False)),
+            ("nbirth_1000", build(1000, birth=True)),
+        ):
+            data = encode_payload(payload)
+            # Both implementations must agree on these payloads before their speed means anything.
+            assert decode_payload(data) == payload, "our round trip differs"
+            assert from_tahu(tahu.decode(data)) == payload, "Tahu JS reads our payload differently"
+            assert decode_payload(tahu.encode(to_tahu(payload))) == payload, (
+                "we read Tahu's payload differently"
+            )
+            count = len(payload.metrics)
+            ours = {
+                "encode": max(
+                    rate(lambda p=payload: encode_payload(p), count, args.seconds) for _ in range(args.repeat)
+                ),
+                "decode": max(
+                    rate(lambda d=data: decode_payload(d), count, args.seconds) for _ in range(args.repeat)
+                ),
+            }
+            runs = [tahu.bench(to_tahu(payload), args.seconds) for _ in range(args.repeat)]
+            theirs = {
+                "encode": max(r["encode_per_s"] for r in runs),
+                "decode": max(r["decode_per_s"] for r in runs),
+            }
+            for op in ("encode", "decode"):
+                print(
+                    json.dumps(
+                        {
+                            "benchmark": "sparkplug_codec",
+                            "payload": label,
+                            "op": op,
+                            "metrics": count,
+                            "bytes": len(data),
+                            "ours_metrics_per_s": round(ours[op]),
+                            "tahu_js_metrics_per_s": round(theirs[op]),
+                            "ratio": round(ours[op] / theirs[op], 3),
+                            "python": platform.python_version(),
+                            "node": node_version,
+                        }
+                    ),
+                    flush=True,
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
