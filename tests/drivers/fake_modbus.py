@@ -141,8 +141,9 @@ class FakeModbusDevice:
             if self.short_reply:
                 values = values[: max(0, count - 2)]
             body = struct.pack(f">{len(values)}H", *values)
-            # wrapped: the byte count of a long answer overflows its one byte (2 * 200 = 400 -> 144)
-            byte_count = (count * 2) & 0xFF if self.wrapped_count else len(body)
+            # wrapped: the byte count disagrees with the data that follows (as a wrapped 8-bit
+            # counter in a buggy gateway does): it claims one register less
+            byte_count = (len(body) - 2) & 0xFF if self.wrapped_count else len(body)
             return bytes([fc, byte_count]) + body
         if fc in (5, 6):
             address, value = struct.unpack(">HH", pdu[1:5])
