@@ -16,6 +16,8 @@ from tests.broker.persistence.conftest import MakeBroker
 from tests.broker.persistence.sync_paho import SyncClient
 from tests.support.waiting import wait_until
 
+FILES = Path(__file__).parent / "files"
+
 #: What the kill -9 test asserts: everything PUBACKed this long before the kill survives. The store commits
 #: within commit_interval (0.05 s) of a hand-off; the rest is margin for a shared, noisy CI machine.
 KILL_WINDOW = 1.0
@@ -142,4 +144,33 @@ def test_kill_9_keeps_everything_acknowledged_before_the_window(
             message=f"iteration {iteration}: {len(mine)} stored messages redelivered",
         )
         back.disconnect()
+    assert broker.stop() == 0
+
+
+@pytest.mark.parametrize("name", ["zero-filled.sqlite3", "truncated.sqlite3", "newer-version.sqlite3"])
+def test_corrupt_store_is_moved_aside_and_the_broker_serves(broker_process: MakeBroker, name: str) -> None:
+    """T27 through the real command: the broker starts, serves, keeps the bad file, raises an alarm."""
+    broker = broker_process()
+    data = broker.workdir / "data"
+    data.mkdir(mode=0o700)
+    original = (FILES / name).read_bytes()
+    (data / "broker.sqlite3").write_bytes(original)
+    broker.start()
+    assert "CRITICAL" in broker.log and "could not be used" in broker.log
+    [kept] = [p for p in data.glob("broker.sqlite3.corrupt-*") if not p.name.endswith(("-wal", "-shm"))]
+    assert kept.read_bytes()[:100] == original[:100]
+    client = SyncClient("after-recovery")
+    client.connect(broker.port)
+    mid = client.publish("state/x", b"1", 1, retain=True)
+    client.wait_acked([mid])
+    client.disconnect()
+    assert broker.stop() == 0
+    broker.start()  # no crash loop: the second start is a normal one and finds the new data
+    assert broker.log.count("CRITICAL") == 1
+    reader = SyncClient("reader")
+    reader.connect(broker.port)
+    reader.subscribe("state/#", 1)
+    [message] = reader.wait_messages(1)
+    assert message.payload == b"1" and message.retain
+    reader.disconnect()
     assert broker.stop() == 0

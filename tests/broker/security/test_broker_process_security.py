@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -126,4 +127,35 @@ def test_default_listener_is_loopback_and_files_are_private(secure_process: Brok
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for path in [broker.workdir / "passwd", *data.iterdir()]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert broker.stop() == 0
+
+
+@pytest.mark.timeout(90)
+def test_reload_while_out_of_file_descriptors_keeps_the_old_rules(secure_process: BrokerProcess) -> None:
+    """T22 (b): the fd limit is exhausted (prlimit + filler connections) when SIGHUP arrives."""
+    broker = secure_process.start()
+    op = login(broker.port, "op", "op-1")
+    assert [r.value for r in op.subscribe("plant/line/+", 1)] == [1]
+    acl_path = broker.workdir / "acl.toml"
+    acl_path.write_text(ACL.replace('{ allow = "read", topic = "plant/#" },', ""))  # would revoke op's read
+    process = psutil.Process(broker.process.pid)  # type: ignore[union-attr]
+    soft, hard = process.rlimit(psutil.RLIMIT_NOFILE)
+    limit = process.num_fds() + 4
+    process.rlimit(psutil.RLIMIT_NOFILE, (limit, hard))  # only the soft limit: it can be raised again
+    fillers: list[socket.socket] = []
+    try:
+        # Connect until the broker can no longer accept: its descriptors are used up.
+        for _ in range(20):
+            fillers.append(socket.create_connection(("127.0.0.1", broker.port), timeout=5))
+        wait_until(lambda: process.num_fds() >= limit, timeout=10, message="the broker's fd table to fill up")
+        broker.signal(1)  # SIGHUP
+        wait_until(lambda: "security reload failed" in broker.log, timeout=10, message="the failed reload")
+        assert "Too many open files" in broker.log
+    finally:
+        for filler in fillers:
+            filler.close()
+    # The old rules are still in force for the connected client.
+    assert [r.value for r in op.subscribe("plant/line/9", 1)] == [1]
+    op.disconnect()
+    process.rlimit(psutil.RLIMIT_NOFILE, (soft, hard))
     assert broker.stop() == 0
