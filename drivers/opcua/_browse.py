@@ -36,6 +36,10 @@ async def browse_children(client: Any, node_id: str | None) -> list[BrowseEntry]
     ua = lazy.ua()
 
     node = client.nodes.objects if node_id is None else client.get_node(node_id)
+    if node_id is not None:
+        # asyncua returns an empty list when browsing an unknown node; reading its class raises
+        # BadNodeIdUnknown instead, so a typo is an error and not an empty folder.
+        await node.read_node_class()
     refs = await node.get_children_descriptions()
     variables = [r for r in refs if r.NodeClass == ua.NodeClass.Variable]
     types: dict[str, str] = {}
