@@ -119,7 +119,6 @@ class Connection:
         "_out",
         "_out_size",
         "_reader",
-        "_request_problem_info",
         "accepted_at",
         "client_id",
         "client_max_packet",
@@ -134,6 +133,7 @@ class Connection:
         "peer_host",
         "peer_port",
         "pending_auth",
+        "request_problem_info",
         "send_window",
         "session",
         "state",
@@ -177,7 +177,7 @@ class Connection:
         self.client_topic_alias_max = 0
         self._alias_in: dict[int, str] = {}
         self._alias_out: dict[str, int] = {}
-        self._request_problem_info = True
+        self.request_problem_info = True
         self.pending_auth: AuthRequest | None = None
         self.will: Message | None = None
         self.will_delay = 0
@@ -220,7 +220,7 @@ class Connection:
             return
         if reason is not None and self.version == V5 and self.state is State.CONNECTED:
             props = NO_PROPERTIES
-            if reason_string and self._request_problem_info:
+            if reason_string and self.request_problem_info:
                 props = Properties(reason_string=reason_string)
             self._write(encode(Disconnect(reason, props), V5))
         self.close_requested = True
@@ -353,7 +353,7 @@ class Connection:
         self._core.stats.connections_refused += 1
         code = reason if self.version == V5 else v3_connack_code(reason)
         props = NO_PROPERTIES
-        if self.version == V5 and self._request_problem_info:
+        if self.version == V5 and self.request_problem_info:
             props = Properties(reason_string=why)
         self._write(encode(Connack(False, code, props), self.version))
         self.state = State.CLOSED
@@ -364,7 +364,7 @@ class Connection:
         self.version = packet.protocol_version
         self.client_id = packet.client_id
         if props.request_problem_information == 0:
-            self._request_problem_info = False
+            self.request_problem_info = False
         if props.authentication_method is not None:
             self._refuse(ReasonCode.BAD_AUTHENTICATION_METHOD, "enhanced authentication is not supported")
             return
@@ -543,9 +543,7 @@ class Connection:
             if reason == ReasonCode.TOPIC_NAME_INVALID and self.version != V5:
                 raise ProtocolError(f"topic {topic[:60]!r} exceeds the topic limits", reason)
             if pid is not None:
-                self._write(
-                    encode_ack(3 + qos, pid, reason if self.version == V5 else 0, version=self.version)
-                )
+                self._write(encode_ack(3 + qos, pid, *self._ack_reason(reason), version=self.version))
             return None
         expires_at = None if props.message_expiry_interval is None else now + props.message_expiry_interval
         message = Message(topic, payload, qos, retain, props, expires_at, self.client_id, topic_bytes)
@@ -561,12 +559,21 @@ class Connection:
         else:
             code = 0
         if qos == 1:
-            self._write(encode_ack(4, pid, code, version=self.version))  # type: ignore[arg-type]
+            self._write(encode_ack(4, pid, *self._ack_reason(code), version=self.version))  # type: ignore[arg-type]
         else:
             if code < 0x80:
                 session.inbound_qos2.add(pid)  # type: ignore[arg-type]
-            self._write(encode_ack(5, pid, code, version=self.version))  # type: ignore[arg-type]
+            self._write(encode_ack(5, pid, *self._ack_reason(code), version=self.version))  # type: ignore[arg-type]
         return None
+
+    def _ack_reason(self, code: int) -> tuple[int, Properties]:
+        """Reason code and (5.0, failures, unless the client asked for no problem information) a reason
+        string for a PUBACK/PUBREC; 3.1.1 acknowledgements carry neither."""
+        if self.version != V5:
+            return 0, NO_PROPERTIES
+        if code < 0x80 or not self.request_problem_info:
+            return code, NO_PROPERTIES
+        return code, Properties(reason_string=_REASON_TEXT.get(code, "refused"))
 
     # -- PUBLISH out ------------------------------------------------------------------------------------
 
@@ -698,6 +705,13 @@ class Connection:
             self.peer_port,
         )
         self._close(ReasonCode.QUOTA_EXCEEDED)
+
+
+_REASON_TEXT: dict[int, str] = {
+    ReasonCode.NOT_AUTHORIZED: "not authorised to publish to this topic",
+    ReasonCode.TOPIC_NAME_INVALID: "topic exceeds the broker's topic length or level limits",
+    ReasonCode.QUOTA_EXCEEDED: "retained message store is full",
+}
 
 
 def _nothing() -> None:

@@ -19,6 +19,7 @@ import os
 
 from gateway.broker.codec.encode import encode
 from gateway.broker.codec.packets import Suback, Subscribe, Unsuback, Unsubscribe
+from gateway.broker.codec.properties import NO_PROPERTIES, Properties
 from gateway.broker.codec.topics import split_shared
 from gateway.broker.codes import ReasonCode
 from gateway.broker.connection import Connection, State
@@ -402,7 +403,10 @@ class BrokerCore:
                 retained_for.append(sub)
         if session.persistent:
             self.persistence.session_saved(self._stored_session(session, None))
-        return encode(Suback(packet.packet_id, tuple(codes)), conn.version), retained_for
+        props = NO_PROPERTIES
+        if v5 and conn.request_problem_info and any(code >= 0x80 for code in codes):
+            props = Properties(reason_string=_SUBACK_TEXT)
+        return encode(Suback(packet.packet_id, tuple(codes), props), conn.version), retained_for
 
     def send_retained(
         self, subscriber: Session | LocalSubscriber, subs: list[Subscription], now: float
@@ -522,6 +526,12 @@ class BrokerCore:
     def publish_sys(self, now: float) -> None:
         for topic, value in sys_messages(self, now):
             self.publish(Message(topic, value.encode(), 0, True), now)
+
+
+_SUBACK_TEXT = (
+    "0x8F: filter exceeds the topic length or level limits; 0x87: not authorised; "
+    "0x97: subscription quota full"
+)
 
 
 class _Target:

@@ -11,7 +11,6 @@ import random
 import psutil
 import pytest
 
-from gateway.broker import Broker
 from gateway.broker.codec import (
     Connect,
     Disconnect,
@@ -24,7 +23,7 @@ from gateway.broker.codec import (
     Unsubscribe,
     encode,
 )
-from tests.broker.conftest import RawFactory
+from tests.broker.conftest import BrokerFactory, RawFactory
 from tests.support.raw_mqtt import RawMQTT
 
 SEQUENCES = 3000

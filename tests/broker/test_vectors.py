@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from gateway.broker import Broker
-from gateway.broker.codec import Connack
+from gateway.broker.codec import Connack, Puback
 from tests.broker.conftest import RawFactory
 from tests.support.raw_mqtt import unhex
 from tests.support.waiting import async_wait_until
@@ -41,6 +41,10 @@ async def test_vector(broker: Broker, raw_mqtt: RawFactory, case: dict[str, Any]
             packet = await raw.read_packet(1.0)
             assert isinstance(packet, Connack), packet
             assert packet.reason_code == expected["connack"], f"CONNACK {packet.reason_code:#x}"
+        elif "puback" in expected:
+            packet = await raw.read_packet(1.0)
+            assert isinstance(packet, Puback), packet
+            assert [packet.packet_id, packet.reason_code] == expected["puback"]
         elif "disconnect" in expected:
             await raw.expect_disconnect(expected["disconnect"], within=1.0)
         else:
