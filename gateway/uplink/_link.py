@@ -134,7 +134,10 @@ class PahoLink:
         self._abort_reason: str | None = None
         self._acks: dict[int, tuple[float, AckCallback | None]] = {}
         self._requests: dict[int, tuple[float, asyncio.Future[list[int]]]] = {}
-        self._probe_topic = f"$gateway-probe/{server.client_id}"
+        # A plain topic (some brokers refuse anything under "$"), never subscribed to; the client id is
+        # cleaned of characters that would make it an invalid or wildcard filter.
+        safe_id = "".join(c if c not in "+#/\0" else "_" for c in server.client_id)
+        self._probe_topic = f"gateway-uplink-probe/{safe_id}"
         self._watchdog: asyncio.Task[None] | None = None
         self._info: ConnectionInfo | None = None
         self.last_ack_latency: float | None = None

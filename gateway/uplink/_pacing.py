@@ -33,7 +33,7 @@ class DrainPacing:
     max_messages_per_s: float = 20_000.0
     max_bytes_per_s: float = 10_000_000.0
     min_messages_per_s: float = 50.0
-    window: int = 32
+    window: int = 16
     latency_factor: float = 2.0
     latency_floor_s: float = 0.005
 
