@@ -49,7 +49,7 @@ def _packets(version: int) -> list[bytes]:
 async def test_mutated_sequences(
     broker_factory: BrokerFactory, raw_mqtt: RawFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # 3 000 connections in a few seconds from one address: lift the connection-rate limit, not under test here.
+    # 3 000 connections in seconds from one address: lift the connection-rate limit (not under test here).
     broker = await broker_factory(connection_rate=1e6, connection_burst=1_000_000)
     caplog.set_level(logging.WARNING)
     rng = random.Random(20_260_611)
