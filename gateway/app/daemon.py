@@ -59,6 +59,7 @@ from sparkplug import (
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+OFFLINE_GRACE_S = 0.1
 NODE_METRICS_INTERVAL_S = 5.0
 
 
@@ -260,8 +261,14 @@ class Daemon:
         if self.log_ring is not None:
             self.log_ring.listener = None
         if self.publisher is not None and self.broker is not None:
-            with contextlib.suppress(Exception):  # a broken snapshot must not block the shutdown
+            try:
                 self.publisher.stop()
+            except Exception:  # a broken snapshot must not block the shutdown; say so
+                log.exception("publishing the final control-plane state failed")
+            # broker.stop() aborts client connections at once (gateway/broker/service.py), dropping
+            # what is still queued: give it a bounded moment to send the offline state (QoS 1 goes
+            # through the session's in-flight window on a later loop pass).
+            await asyncio.sleep(OFFLINE_GRACE_S)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

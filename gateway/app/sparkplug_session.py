@@ -257,7 +257,8 @@ class SparkplugSession:
             elif isinstance(output, Reboot):
                 self._reboot = True
             elif isinstance(output, Notice):
-                log.info("sparkplug: %s", output.message, extra={"server": self.server})
+                # ignored commands, refused writes, stale STATE: worth a technician's attention
+                log.warning("sparkplug: %s", output.message, extra={"server": self.server})
             elif isinstance(output, PersistBdSeq):
                 self._bd_seq_store.save(output.next_bd_seq)
             elif isinstance(output, SetWill):
