@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from sparkplug._arrays import unpack_array
 from sparkplug._generated import sparkplug_b_pb2 as pb
+from sparkplug._metric_factory import new_metric
 from sparkplug.datatypes import ARRAY_TYPES, BASIC_TYPES, DataType
 from sparkplug.errors import SparkplugDecodeError
 from sparkplug.model import (
@@ -154,23 +156,9 @@ def _build_decoders() -> list[Decoder]:
 
 _DECODERS = _build_decoders()
 
-# Direct slot writes for Metric: a frozen dataclass __init__ goes through object.__setattr__ per field.
-_new = object.__new__
-_METRIC_SLOTS: dict[str, Any] = dict(vars(Metric))
-_set_name = _METRIC_SLOTS["name"].__set__
-_set_alias = _METRIC_SLOTS["alias"].__set__
-_set_timestamp = _METRIC_SLOTS["timestamp"].__set__
-_set_datatype = _METRIC_SLOTS["datatype"].__set__
-_set_value = _METRIC_SLOTS["value"].__set__
-_set_is_historical = _METRIC_SLOTS["is_historical"].__set__
-_set_is_transient = _METRIC_SLOTS["is_transient"].__set__
-_set_is_null = _METRIC_SLOTS["is_null"].__set__
-_set_properties = _METRIC_SLOTS["properties"].__set__
-_set_metadata = _METRIC_SLOTS["metadata"].__set__
-
 
 def decode_metric(pm: Any) -> Metric:
-    """One protobuf ``Payload.Metric`` -> :class:`Metric` (raises SparkplugDecodeError)."""
+    """One protobuf ``Payload.Metric`` -> :class:`Metric`, any fields (raises SparkplugDecodeError)."""
     code = pm.datatype
     if code >= _NUM_TYPES:
         raise SparkplugDecodeError(f"metric {pm.name or pm.alias!r} has unknown datatype code {code}")
@@ -183,18 +171,149 @@ def decode_metric(pm: Any) -> Metric:
         except SparkplugDecodeError as exc:
             label = repr(pm.name) if pm.name else f"alias {pm.alias}"
             raise SparkplugDecodeError(f"metric {label}: {exc}") from None
-    metric = _new(Metric)
-    _set_name(metric, pm.name or None)
-    _set_alias(metric, pm.alias if pm.HasField("alias") else None)
-    _set_timestamp(metric, pm.timestamp if pm.HasField("timestamp") else None)
-    _set_datatype(metric, _DATATYPES[code])
-    _set_value(metric, value)
-    _set_is_historical(metric, pm.is_historical)
-    _set_is_transient(metric, pm.is_transient)
-    _set_is_null(metric, value is None)
-    _set_properties(metric, decode_property_set(pm.properties) if pm.HasField("properties") else None)
-    _set_metadata(metric, _metadata(pm.metadata) if pm.HasField("metadata") else None)
-    return metric
+    return new_metric(
+        pm.name or None,
+        pm.alias if pm.HasField("alias") else None,
+        pm.timestamp if pm.HasField("timestamp") else None,
+        _DATATYPES[code],
+        value,
+        pm.is_historical,
+        pm.is_transient,
+        value is None,
+        decode_property_set(pm.properties) if pm.HasField("properties") else None,
+        _metadata(pm.metadata) if pm.HasField("metadata") else None,
+    )
+
+
+def _fast_converters() -> list[tuple[str, Callable[[Any], Any]] | None]:
+    """Per datatype code: (the value field to read, raw -> Python value), or None to take the full path."""
+
+    def signed(bits: int) -> Callable[[Any], Any]:
+        mask = (1 << bits) - 1
+        sign = 1 << (bits - 1)
+
+        def convert(raw: Any) -> Any:
+            return ((raw & mask) ^ sign) - sign
+
+        return convert
+
+    def identity(raw: Any) -> Any:
+        return raw
+
+    table: dict[DataType, tuple[str, Callable[[Any], Any]]] = {
+        DataType.Int8: ("int_value", signed(8)),
+        DataType.Int16: ("int_value", signed(16)),
+        DataType.Int32: ("int_value", signed(32)),
+        DataType.Int64: ("long_value", signed(64)),
+        DataType.UInt64: ("long_value", identity),
+        DataType.DateTime: ("long_value", identity),
+        DataType.Float: ("float_value", identity),
+        DataType.Double: ("double_value", identity),
+        DataType.Boolean: ("boolean_value", identity),
+        DataType.String: ("string_value", identity),
+        DataType.Text: ("string_value", identity),
+        DataType.UUID: ("string_value", identity),
+        DataType.Bytes: ("bytes_value", identity),
+        DataType.File: ("bytes_value", identity),
+    }
+
+    def full(decoder: Decoder, field: str) -> Callable[[Any], Any]:
+        def convert(raw: Any) -> Any:
+            return decoder(raw, field)
+
+        return convert
+
+    # UInt8/16/32 need range checks (UInt32 in long_value takes the zero-value path): the full decoders.
+    for kind in (DataType.UInt8, DataType.UInt16, DataType.UInt32):
+        table[kind] = ("int_value", full(_DECODERS[kind], "int_value"))
+    for array_type in ARRAY_TYPES:
+        table[array_type] = ("bytes_value", full(_DECODERS[array_type], "bytes_value"))
+    return [table.get(datatype) for datatype in _DATATYPES]
+
+
+_FAST = _fast_converters()
+
+
+def _decode_plain_metrics(pms: Any) -> list[Metric]:
+    """Fast path for metrics known (see :func:`_has_rare_fields`) to carry none of is_historical,
+    is_transient, is_null, metadata, properties, DataSet or Template values: read only the value field
+    the datatype implies, and ask protobuf for presence only when a value is zero/empty."""
+    out: list[Metric] = []
+    append = out.append
+    fast = _FAST
+    datatypes = _DATATYPES
+    for pm in pms:
+        code = pm.datatype
+        entry = fast[code] if code < _NUM_TYPES else None
+        if entry is None:
+            append(decode_metric(pm))
+            continue
+        raw = getattr(pm, entry[0])
+        if not raw and pm.WhichOneof("value") != entry[0]:
+            append(decode_metric(pm))  # null, zero in another field, or a mismatch: full rules
+            continue
+        alias = pm.alias
+        if not alias and not pm.HasField("alias"):
+            alias = None
+        timestamp = pm.timestamp
+        if not timestamp and not pm.HasField("timestamp"):
+            timestamp = None
+        try:
+            value = entry[1](raw)
+        except SparkplugDecodeError:
+            append(decode_metric(pm))  # re-raise with the metric's name in the message
+            continue
+        append(
+            new_metric(
+                pm.name or None, alias, timestamp, datatypes[code], value, False, False, False, None, None
+            )
+        )
+    return out
+
+
+def _probe_class() -> Any:
+    """A message that sees only the rarely used Metric fields of a Payload (everything else is unknown)."""
+    file = descriptor_pb2.FileDescriptorProto(
+        name="edge_gateway_sparkplug_probe.proto", package="edge_gateway.sparkplug_probe", syntax="proto2"
+    )
+    metric = file.message_type.add(name="Metric")
+    kinds = descriptor_pb2.FieldDescriptorProto
+    for name, number, kind in (
+        ("is_historical", 5, kinds.TYPE_BOOL),
+        ("is_transient", 6, kinds.TYPE_BOOL),
+        ("is_null", 7, kinds.TYPE_BOOL),
+        ("metadata", 8, kinds.TYPE_BYTES),
+        ("properties", 9, kinds.TYPE_BYTES),
+        ("dataset_value", 17, kinds.TYPE_BYTES),
+        ("template_value", 18, kinds.TYPE_BYTES),
+        ("extension_value", 19, kinds.TYPE_BYTES),
+    ):
+        metric.field.add(name=name, number=number, type=kind, label=kinds.LABEL_OPTIONAL)
+    payload = file.message_type.add(name="Payload")
+    payload.field.add(
+        name="metrics",
+        number=2,
+        type=kinds.TYPE_MESSAGE,
+        label=kinds.LABEL_REPEATED,
+        type_name=".edge_gateway.sparkplug_probe.Metric",
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("edge_gateway.sparkplug_probe.Payload"))
+
+
+_Probe = _probe_class()
+
+
+def _has_rare_fields(data: bytes, count: int) -> bool:
+    """True unless no metric of ``data`` has any field the probe declares.
+
+    The probe parse runs in C; after dropping unknown fields each metric that had none of the probe's
+    fields serialises as two bytes (tag + zero length), so the whole probe is exactly 2 bytes per metric.
+    """
+    probe = _Probe.FromString(data)
+    probe.DiscardUnknownFields()
+    return bool(probe.ByteSize() != 2 * count)
 
 
 def _metadata(pm: Any) -> MetaData:
@@ -294,7 +413,11 @@ def decode_payload(data: bytes) -> Payload:
     except DecodeError as exc:
         raise SparkplugDecodeError(f"not a Sparkplug B protobuf payload ({len(data)} bytes): {exc}") from None
     try:
-        metrics = tuple([decode_metric(pm) for pm in msg.metrics])
+        pms = msg.metrics
+        if _has_rare_fields(data, len(pms)):
+            metrics = tuple([decode_metric(pm) for pm in pms])
+        else:
+            metrics = tuple(_decode_plain_metrics(pms))
         return Payload(
             timestamp=msg.timestamp if msg.HasField("timestamp") else None,
             metrics=metrics,

@@ -1,10 +1,12 @@
 """Typed model -> protobuf bytes.
 
-Speed matters (benchmarks/sparkplug_codec.py): each Metric becomes a plain dict handed to the upb
-protobuf constructor in one call, which is several times faster than setting fields one by one. Values
-are checked by one small function per DataType (a table, not an if-chain): signed integers are
-range-checked and then sign-extended to 32 bits (Int8/16/32, as Tahu Java and Ignition send them) or
-masked to 64 bits (Int64), §13. Nothing is ever silently wrapped.
+Speed matters (benchmarks/sparkplug_codec.py). Each Metric becomes one plain dict literal handed to the
+upb protobuf constructor, which converts it in C: several times faster than setting fields one by one.
+``None`` entries in those dicts leave the field unset, so the common shape needs no branching.
+
+Values are checked by one small converter per DataType (a table, not an if-chain) that returns the
+wire value: signed integers are range-checked and then sign-extended to 32 bits (Int8/16/32, as Tahu
+Java and Ignition send them) or masked to 64 bits (Int64), §13. Nothing is ever silently wrapped.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 # Smallest magnitude that rounds to infinity in float32 (half an ulp above FLT_MAX).
 _F32_OVERFLOW = 3.4028235677973366e38
 
-Setter = Callable[[dict[str, Any], Any], None]
+Converter = Callable[[Any], Any]
 
 
 def _bad_type(datatype: DataType, value: Any, expected: str) -> SparkplugEncodeError:
@@ -34,154 +36,160 @@ def _bad_type(datatype: DataType, value: Any, expected: str) -> SparkplugEncodeE
     return SparkplugEncodeError(f"{datatype.name} value {value!r} is a {kind}, expected {expected}")
 
 
-def _int_setter(datatype: DataType, field: str, mask: int) -> Setter:
+def _int_converter(datatype: DataType, mask: int) -> Converter:
     low, high = INTEGER_RANGES[datatype]
 
-    def set_int(target: dict[str, Any], value: Any) -> None:
-        if type(value) is not int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _bad_type(datatype, value, "int")
-            value = int(value)
-        if low <= value <= high:
-            target[field] = value & mask
-            return
+    def convert(value: Any) -> int:
+        if type(value) is int and low <= value <= high:
+            return value & mask
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _bad_type(datatype, value, "int")
+        number = int(value)  # an int subclass such as an IntEnum
+        if low <= number <= high:
+            return number & mask
         raise SparkplugEncodeError(
-            f"{datatype.name} value {value} is out of range [{low}, {high}]; refusing to wrap it"
+            f"{datatype.name} value {number} is out of range [{low}, {high}]; refusing to wrap it"
         )
 
-    return set_int
+    return convert
 
 
-def _set_float(target: dict[str, Any], value: Any) -> None:
+def _float(value: Any) -> float:
     if type(value) is not float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _bad_type(DataType.Float, value, "float")
-        value = float(value)
-    if -_F32_OVERFLOW < value < _F32_OVERFLOW or not math.isfinite(value):
-        target["float_value"] = value
-        return
-    raise SparkplugEncodeError(f"Float value {value!r} is beyond the float32 range; use Double")
-
-
-def _set_double(target: dict[str, Any], value: Any) -> None:
-    if type(value) is not float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _bad_type(DataType.Double, value, "float")
         try:
             value = float(value)
         except OverflowError:
-            raise SparkplugEncodeError(f"Double value {value!r} is beyond the float64 range") from None
-    target["double_value"] = value
+            raise SparkplugEncodeError(f"Float value {value!r} is beyond the float32 range") from None
+    if -_F32_OVERFLOW < value < _F32_OVERFLOW or not math.isfinite(value):
+        return value  # type: ignore[no-any-return]
+    raise SparkplugEncodeError(f"Float value {value!r} is beyond the float32 range; use Double")
 
 
-def _set_boolean(target: dict[str, Any], value: Any) -> None:
-    if type(value) is not bool:
-        raise _bad_type(DataType.Boolean, value, "bool")
-    target["boolean_value"] = value
+def _double(value: Any) -> float:
+    if type(value) is float:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad_type(DataType.Double, value, "float")
+    try:
+        return float(value)
+    except OverflowError:
+        raise SparkplugEncodeError(f"Double value {value!r} is beyond the float64 range") from None
 
 
-def _string_setter(datatype: DataType) -> Setter:
-    def set_string(target: dict[str, Any], value: Any) -> None:
-        if type(value) is not str and not isinstance(value, str):
-            raise _bad_type(datatype, value, "str")
-        target["string_value"] = value
-
-    return set_string
+def _boolean(value: Any) -> bool:
+    if type(value) is bool:
+        return value
+    raise _bad_type(DataType.Boolean, value, "bool")
 
 
-def _bytes_setter(datatype: DataType) -> Setter:
-    def set_bytes(target: dict[str, Any], value: Any) -> None:
-        if type(value) is not bytes:
-            if not isinstance(value, (bytes, bytearray, memoryview)):
-                raise _bad_type(datatype, value, "bytes")
-            value = bytes(value)
-        target["bytes_value"] = value
+def _string_converter(datatype: DataType) -> Converter:
+    def convert(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        raise _bad_type(datatype, value, "str")
 
-    return set_bytes
+    return convert
 
 
-def _array_setter(datatype: DataType) -> Setter:
-    def set_array(target: dict[str, Any], value: Any) -> None:
+def _bytes_converter(datatype: DataType) -> Converter:
+    def convert(value: Any) -> bytes:
+        if type(value) is bytes:
+            return value
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        raise _bad_type(datatype, value, "bytes")
+
+    return convert
+
+
+def _array_converter(datatype: DataType) -> Converter:
+    def convert(value: Any) -> bytes:
         if not isinstance(value, (tuple, list)):
             raise _bad_type(datatype, value, "tuple")
-        target["bytes_value"] = pack_array(datatype, value)
+        return pack_array(datatype, value)
 
-    return set_array
+    return convert
 
 
-def _setters(uint32_in_long_value: bool) -> dict[DataType, Setter]:
-    table: dict[DataType, Setter] = {
-        DataType.Int8: _int_setter(DataType.Int8, "int_value", _M32),
-        DataType.Int16: _int_setter(DataType.Int16, "int_value", _M32),
-        DataType.Int32: _int_setter(DataType.Int32, "int_value", _M32),
-        DataType.Int64: _int_setter(DataType.Int64, "long_value", _M64),
-        DataType.UInt8: _int_setter(DataType.UInt8, "int_value", _M32),
-        DataType.UInt16: _int_setter(DataType.UInt16, "int_value", _M32),
+def _converters(uint32_in_long_value: bool) -> dict[DataType, tuple[str, Converter]]:
+    """DataType -> (value field, converter) for every type whose value is a plain wire value."""
+    table: dict[DataType, tuple[str, Converter]] = {
+        DataType.Int8: ("int_value", _int_converter(DataType.Int8, _M32)),
+        DataType.Int16: ("int_value", _int_converter(DataType.Int16, _M32)),
+        DataType.Int32: ("int_value", _int_converter(DataType.Int32, _M32)),
+        DataType.Int64: ("long_value", _int_converter(DataType.Int64, _M64)),
+        DataType.UInt8: ("int_value", _int_converter(DataType.UInt8, _M32)),
+        DataType.UInt16: ("int_value", _int_converter(DataType.UInt16, _M32)),
         # The spec says int_value; Tahu Java, Tahu JS and Ignition write long_value (§19.8).
-        DataType.UInt32: _int_setter(
-            DataType.UInt32, "long_value" if uint32_in_long_value else "int_value", _M32
+        DataType.UInt32: (
+            "long_value" if uint32_in_long_value else "int_value",
+            _int_converter(DataType.UInt32, _M32),
         ),
-        DataType.UInt64: _int_setter(DataType.UInt64, "long_value", _M64),
-        DataType.DateTime: _int_setter(DataType.DateTime, "long_value", _M64),
-        DataType.Float: _set_float,
-        DataType.Double: _set_double,
-        DataType.Boolean: _set_boolean,
-        DataType.String: _string_setter(DataType.String),
-        DataType.Text: _string_setter(DataType.Text),
-        DataType.UUID: _string_setter(DataType.UUID),
-        DataType.Bytes: _bytes_setter(DataType.Bytes),
-        DataType.File: _bytes_setter(DataType.File),
+        DataType.UInt64: ("long_value", _int_converter(DataType.UInt64, _M64)),
+        DataType.DateTime: ("long_value", _int_converter(DataType.DateTime, _M64)),
+        DataType.Float: ("float_value", _float),
+        DataType.Double: ("double_value", _double),
+        DataType.Boolean: ("boolean_value", _boolean),
+        DataType.String: ("string_value", _string_converter(DataType.String)),
+        DataType.Text: ("string_value", _string_converter(DataType.Text)),
+        DataType.UUID: ("string_value", _string_converter(DataType.UUID)),
+        DataType.Bytes: ("bytes_value", _bytes_converter(DataType.Bytes)),
+        DataType.File: ("bytes_value", _bytes_converter(DataType.File)),
     }
     for array_type in ARRAY_TYPES:
-        table[array_type] = _array_setter(array_type)
+        table[array_type] = ("bytes_value", _array_converter(array_type))
     return table
 
 
-_SETTERS = _setters(uint32_in_long_value=False)
-_SETTERS_U32_LONG = _setters(uint32_in_long_value=True)
+CONVERTERS = _converters(uint32_in_long_value=False)
+_CONVERTERS_U32_LONG = _converters(uint32_in_long_value=True)
+
+
+def check_value(datatype: DataType, value: Any) -> None:
+    """Raise SparkplugEncodeError now if ``value`` (not None) could not be encoded as ``datatype``."""
+    entry = CONVERTERS.get(datatype)
+    if entry is not None:
+        entry[1](value)
+    elif datatype is DataType.DataSet:
+        _Encoder(with_datatype=True, uint32_in_long_value=False).dataset(value)
+    elif datatype is DataType.Template:
+        _Encoder(with_datatype=True, uint32_in_long_value=False).template(value)
+    else:
+        raise SparkplugEncodeError(f"{datatype!r} is not a metric datatype")
 
 
 class _Encoder:
     """One encoding run's options; methods turn model objects into dicts for the upb constructors."""
 
-    __slots__ = ("setters", "with_datatype")
+    __slots__ = ("converters", "with_datatype")
 
     def __init__(self, *, with_datatype: bool, uint32_in_long_value: bool) -> None:
         self.with_datatype = with_datatype
-        self.setters = _SETTERS_U32_LONG if uint32_in_long_value else _SETTERS
+        self.converters = _CONVERTERS_U32_LONG if uint32_in_long_value else CONVERTERS
 
     def metric(self, metric: Metric, with_datatype: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        name = metric.name
-        if name is not None:
-            if not name:
-                raise SparkplugEncodeError("a metric name must not be empty (omit it and use an alias)")
-            out["name"] = name
-        if metric.alias is not None:
-            out["alias"] = metric.alias
-        if metric.timestamp is not None:
-            out["timestamp"] = metric.timestamp
         datatype = metric.datatype
-        if with_datatype:
-            out["datatype"] = datatype
         value = metric.value
-        if value is None or metric.is_null:
-            if value is not None:
-                raise SparkplugEncodeError(f"metric {_label(metric)} has is_null=True but a value {value!r}")
-            out["is_null"] = True
+        entry = self.converters.get(datatype)
+        if value is None or entry is None or metric.is_null:
+            out = self._slow_value(metric)
         else:
-            setter = self.setters.get(datatype)
+            field, convert = entry
             try:
-                if setter is not None:
-                    setter(out, value)
-                elif datatype is DataType.DataSet:
-                    out["dataset_value"] = self.dataset(value)
-                elif datatype is DataType.Template:
-                    out["template_value"] = self.template(value)
-                else:
-                    raise SparkplugEncodeError(f"{datatype!r} is not a metric datatype; set Metric.datatype")
+                raw = convert(value)
             except SparkplugEncodeError as exc:
                 raise SparkplugEncodeError(f"metric {_label(metric)}: {exc}") from None
+            # One dict literal: None leaves a field unset (proto2 presence).
+            out = {
+                "name": metric.name or _no_empty_name(metric.name),
+                "alias": metric.alias,
+                "timestamp": metric.timestamp,
+                field: raw,
+            }
+        if with_datatype:
+            out["datatype"] = datatype
         if metric.is_historical:
             out["is_historical"] = True
         if metric.is_transient:
@@ -191,6 +199,35 @@ class _Encoder:
         if metric.metadata is not None:
             out["metadata"] = _metadata(metric.metadata)
         return out
+
+    def _slow_value(self, metric: Metric) -> dict[str, Any]:
+        """Null values, DataSet and Template metrics, and errors."""
+        out: dict[str, Any] = {
+            "name": metric.name or _no_empty_name(metric.name),
+            "alias": metric.alias,
+            "timestamp": metric.timestamp,
+        }
+        datatype = metric.datatype
+        value = metric.value
+        if value is None or metric.is_null:
+            if value is not None:
+                raise SparkplugEncodeError(f"metric {_label(metric)} has is_null=True but a value {value!r}")
+            out["is_null"] = True
+            return out
+        try:
+            if datatype is DataType.DataSet:
+                out["dataset_value"] = self.dataset(value)
+            elif datatype is DataType.Template:
+                out["template_value"] = self.template(value)
+            else:
+                raise SparkplugEncodeError(f"{datatype!r} is not a metric datatype; set Metric.datatype")
+        except SparkplugEncodeError as exc:
+            raise SparkplugEncodeError(f"metric {_label(metric)}: {exc}") from None
+        return out
+
+    def _set_basic(self, target: dict[str, Any], kind: DataType, value: Any) -> None:
+        field, convert = self.converters[kind]
+        target[field] = convert(value)
 
     def property_set(self, props: PropertySet) -> dict[str, Any]:
         values = [self.property_value(value) for _, value in props.items]
@@ -213,7 +250,7 @@ class _Encoder:
                 raise _bad_type(kind, value, "tuple of PropertySet")
             out["propertysets_value"] = {"propertyset": [self.property_set(v) for v in value]}
         else:
-            self.setters[kind](out, value)
+            self._set_basic(out, kind, value)
         return out
 
     def dataset(self, value: Any) -> dict[str, Any]:
@@ -233,7 +270,7 @@ class _Encoder:
             for kind, cell in zip(value.types, row, strict=True):
                 element: dict[str, Any] = {}
                 if cell is not None:
-                    self.setters[kind](element, cell)
+                    self._set_basic(element, kind, cell)
                 cells.append(element)
             rows.append({"elements": cells})
         columns = list(value.columns)
@@ -249,7 +286,7 @@ class _Encoder:
                 raise SparkplugEncodeError(f"template parameter {param.name!r}: {param.type!r} is not basic")
             entry: dict[str, Any] = {"name": param.name, "type": param.type}
             if param.value is not None:
-                self.setters[param.type](entry, param.value)
+                self._set_basic(entry, param.type, param.value)
             params.append(entry)
         out["parameters"] = params
         if value.version is not None:
@@ -258,6 +295,13 @@ class _Encoder:
             out["template_ref"] = value.template_ref
         out["is_definition"] = value.is_definition
         return out
+
+
+def _no_empty_name(name: str | None) -> str | None:
+    """``metric.name or ...`` lands here for None (kept) and "" (refused: a name is a path, §7)."""
+    if name is not None:
+        raise SparkplugEncodeError("a metric name must not be empty (omit it and use an alias)")
+    return None
 
 
 def _metadata(meta: MetaData) -> dict[str, Any]:
@@ -283,20 +327,17 @@ def encode_payload(
         SparkplugEncodeError: a value does not fit its datatype, or a field is out of its wire range;
             the message names the metric.
     """
-    encoder = _Encoder(with_datatype=include_datatype, uint32_in_long_value=uint32_in_long_value)
-    metric_dict = encoder.metric
+    metric_dict = _Encoder(with_datatype=include_datatype, uint32_in_long_value=uint32_in_long_value).metric
     metrics = [metric_dict(m, include_datatype) for m in payload.metrics]
-    fields: dict[str, Any] = {"metrics": metrics}
-    if payload.timestamp is not None:
-        fields["timestamp"] = payload.timestamp
-    if payload.seq is not None:
-        fields["seq"] = payload.seq
-    if payload.uuid is not None:
-        fields["uuid"] = payload.uuid
-    if payload.body is not None:
-        fields["body"] = payload.body
     try:
-        return _PbPayload(**fields).SerializeToString()  # type: ignore[no-any-return]
+        message = _PbPayload(
+            timestamp=payload.timestamp,
+            metrics=metrics,
+            seq=payload.seq,
+            uuid=payload.uuid,
+            body=payload.body,
+        )
+        return message.SerializeToString()  # type: ignore[no-any-return]
     except (ValueError, TypeError) as exc:
         raise _locate(payload, metrics, exc) from None
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparkplug._encode import _SETTERS
+from sparkplug._encode import check_value as _check
 from sparkplug.datatypes import DataType, Quality
 from sparkplug.edge_types import Deadband, MetricSpec, Sample
 from sparkplug.errors import EdgeNodeUsageError, SparkplugEncodeError
@@ -54,12 +54,10 @@ def check_value(spec: MetricSpec, value: MetricValue) -> None:
     """Raise SparkplugEncodeError now if ``value`` could not be encoded as ``spec.datatype``."""
     if value is None:
         return
-    setter = _SETTERS.get(spec.datatype)
-    if setter is not None:
-        try:
-            setter({}, value)
-        except SparkplugEncodeError as exc:
-            raise SparkplugEncodeError(f"metric {spec.name!r}: {exc}") from None
+    try:
+        _check(spec.datatype, value)
+    except SparkplugEncodeError as exc:
+        raise SparkplugEncodeError(f"metric {spec.name!r}: {exc}") from None
 
 
 def changed_enough(deadband: Deadband | None, datatype: DataType, last: Any, new: Any) -> bool:

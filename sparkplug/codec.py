@@ -14,7 +14,7 @@ import dataclasses
 from typing import Any
 
 from sparkplug._decode import _DECODERS, decode_payload
-from sparkplug._encode import _SETTERS, encode_payload
+from sparkplug._encode import CONVERTERS, encode_payload
 from sparkplug.datatypes import DataType
 from sparkplug.errors import SparkplugDecodeError
 from sparkplug.model import DataSet, Metric, Template
@@ -63,7 +63,7 @@ def retype(metric: Metric, datatype: DataType) -> Metric:
         which = _RAW_FIELD.get(type(raw), "")
         if which == "double_value" and datatype is DataType.Float:
             which = "float_value"
-    if datatype not in _SETTERS and datatype not in (DataType.DataSet, DataType.Template):
+    if datatype not in CONVERTERS and datatype not in (DataType.DataSet, DataType.Template):
         raise SparkplugDecodeError(f"{datatype!r} is not a metric datatype")
     try:
         value = _DECODERS[datatype](raw, which)
