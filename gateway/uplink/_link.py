@@ -179,9 +179,11 @@ class PahoLink:
                 self.server.name, "connect timeout", f"no TCP/TLS in {timeout} s"
             ) from error
         except ssl.SSLError as error:
+            _close_leaked_sockets(error)
             self._finish_closed("TLS error")
             raise LinkError(self.server.name, "TLS error", str(error)) from error
         except OSError as error:
+            _close_leaked_sockets(error)
             self._finish_closed("connection failed")
             raise LinkError(self.server.name, "connection failed", str(error)) from error
         client.loop_start()
@@ -489,3 +491,15 @@ class PahoLink:
                     f"no answer to a probe/SUBSCRIBE within {ack_timeout:.1f} s (server frozen or link dead)"
                 )
         return None
+
+
+def _close_leaked_sockets(error: BaseException) -> None:
+    """paho 2.2 does not close the socket it created when the TLS handshake (or the wrap) fails: it is a
+    local variable of ``Client._create_socket``/``_ssl_wrap_socket``, never stored in the client. It is
+    still referenced by the traceback's frames; close it there instead of leaking a file descriptor."""
+    tb = error.__traceback__
+    while tb is not None:
+        for value in list(tb.tb_frame.f_locals.values()):
+            if isinstance(value, socket.socket):
+                value.close()
+        tb = tb.tb_next
