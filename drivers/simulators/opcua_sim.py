@@ -6,7 +6,9 @@
     ...
     await sim.stop()
 
-Variables live under ``Objects/2:Plant`` with string NodeIds ``ns=2;s=<Folder>.<Name>`` (see
+Variables live under ``Objects/<ns>:Plant`` with string NodeIds ``ns=<ns>;s=<Folder>.<Name>``, where
+``<ns>`` is :attr:`OpcUaSimulator.namespace_index` (2 without security, 3 with: the application URI
+takes a slot) (see
 :func:`default_variables`). ``extra_variables`` adds Double sines under ``Plant/Bench`` (benchmarks).
 Security: ``security`` lists the endpoints to offer (``none``, ``sign``, ``sign_encrypt``, the last
 two with Basic256Sha256); the server certificate is generated into ``cert_dir`` when not given.
@@ -49,9 +51,8 @@ class SimVariable:
     initial: Value = 0
     unit: str | None = None
 
-    @property
-    def node_id(self) -> str:
-        return f"ns=2;s={self.folder}.{self.name}"
+    def node_id(self, ns: int = 2) -> str:
+        return f"ns={ns};s={self.folder}.{self.name}"
 
     @property
     def tag_name(self) -> str:
@@ -127,6 +128,7 @@ class OpcUaSimulator:
         self._task: asyncio.Task[None] | None = None
         self._t0 = time.monotonic()
         self.startup_seconds: float | None = None
+        self.namespace_index = 2
 
     @property
     def endpoint(self) -> str:
@@ -189,6 +191,7 @@ class OpcUaSimulator:
 
             server.set_certificate_validator(validate)
         idx = await server.register_namespace(NAMESPACE)
+        self.namespace_index = idx
         plant = await server.nodes.objects.add_folder(ua.NodeId("Plant", idx), ua.QualifiedName("Plant", idx))
         folders: dict[str, Any] = {}
         for var in self.variables:
@@ -225,6 +228,7 @@ class OpcUaSimulator:
 
         if self.cert_dir is None:
             raise ValueError("a secure simulator needs cert_dir for its certificate")
+        self.cert_dir.mkdir(parents=True, exist_ok=True)
         cert, key = self.cert_dir / "server_cert.der", self.cert_dir / "server_key.pem"
         await setup_self_signed_certificate(
             key, cert, "urn:edge-gateway:simulator", "localhost", [ExtendedKeyUsageOID.SERVER_AUTH], {}
@@ -297,7 +301,9 @@ class OpcUaSimulator:
     def opcua_server(self, name: str = "simulated-opcua", **overrides: Any) -> OpcUaServer:
         """A driver spec for this simulator with every variable as a tag (writable for setpoints)."""
         tags = tuple(
-            OpcUaTag(v.tag_name, node_id=v.node_id, unit=v.unit, writable=v.signal is None)
+            OpcUaTag(
+                v.tag_name, node_id=v.node_id(self.namespace_index), unit=v.unit, writable=v.signal is None
+            )
             for v in self.variables
         )
         return OpcUaServer(name=name, endpoint=self.endpoint, tags=tags, **overrides)
@@ -306,8 +312,9 @@ class OpcUaSimulator:
         return [
             {
                 "name": v.tag_name,
-                "node_id": v.node_id,
-                "browse_path": f"2:Plant/2:{v.folder}/2:{v.name}",
+                "node_id": v.node_id(self.namespace_index),
+                "browse_path": f"{self.namespace_index}:Plant/{self.namespace_index}:{v.folder}/"
+                f"{self.namespace_index}:{v.name}",
                 "data_type": v.type_name,
                 "unit": v.unit,
                 "writable": v.signal is None,
