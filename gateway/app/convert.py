@@ -7,6 +7,7 @@ own settings types. These functions are the only place that knows both.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers.modbus import (
     Area,
@@ -20,7 +21,13 @@ from drivers.modbus import (
 )
 from gateway.broker import BrokerLimits, BrokerSettings, ListenerSettings, QueueOverflow, TlsSettings
 from gateway.config._checks import resolve_address
-from gateway.config.devices import ModbusArea, ModbusDeviceConfig, ModbusTagConfig, ModbusType
+from gateway.config.devices import (
+    ModbusArea,
+    ModbusDeviceConfig,
+    ModbusTagConfig,
+    ModbusType,
+    OpcUaDeviceConfig,
+)
 from gateway.config.model import (
     BrokerConfig,
     GatewayConfig,
@@ -36,6 +43,9 @@ from gateway.uplink import TlsSettings as UplinkTls
 from sparkplug import DataType as SpDataType
 from sparkplug import EdgeNodeConfig, MetricSpec
 from sparkplug import StateFormat as SpStateFormat
+
+if TYPE_CHECKING:
+    from drivers.opcua import OpcUaServer
 
 _AREAS = {
     ModbusArea.HOLDING: Area.HOLDING_REGISTER,
@@ -220,3 +230,69 @@ def broker_settings(broker: BrokerConfig, data_dir: Path | None) -> BrokerSettin
 
 def has_sparkplug_devices(config: GatewayConfig) -> bool:
     return bool(config.devices)
+
+
+def opcua_server(device: OpcUaDeviceConfig, data_dir: Path) -> OpcUaServer:
+    """The driver spec of one configured OPC UA server (client certificate under ``data_dir``)."""
+    from drivers.opcua import (
+        Anonymous,
+        OpcUaServer,
+        OpcUaTag,
+        SecurityMode,
+        SecurityPolicy,
+        TagMode,
+        UserPassword,
+        X509Identity,
+    )
+
+    identity: Anonymous | UserPassword | X509Identity = Anonymous()
+    if device.certificate is not None and device.private_key is not None:
+        identity = X509Identity(device.certificate, device.private_key)
+    elif device.username is not None:
+        identity = UserPassword(device.username, device.password.value if device.password else "")
+    modes = {
+        "None": SecurityMode.NONE,
+        "Sign": SecurityMode.SIGN,
+        "SignAndEncrypt": SecurityMode.SIGN_AND_ENCRYPT,
+    }
+    return OpcUaServer(
+        name=device.id,
+        endpoint=device.endpoint,
+        tags=tuple(
+            OpcUaTag(
+                tag.name,
+                node_id=tag.node_id,
+                browse_path=tag.browse_path,
+                mode=TagMode(tag.mode.value),
+                sampling_interval=tag.sampling_interval_s,
+                unit=tag.unit or None,
+                writable=tag.writable,
+            )
+            for tag in device.tags
+        ),
+        security_policy=SecurityPolicy(device.security_policy.value),
+        security_mode=modes[device.security_mode.value],
+        identity=identity,
+        data_dir=data_dir,
+        publishing_interval=device.publishing_interval_s,
+        poll_interval=device.poll_interval_s,
+        request_timeout=device.request_timeout_s,
+    )
+
+
+def opcua_types(device: OpcUaDeviceConfig) -> dict[str, SpDataType]:
+    """The declared Sparkplug types of an OPC UA device's tags (tags without ``type`` are left out)."""
+    return {tag.name: SpDataType[tag.type.value] for tag in device.tags if tag.type is not None}
+
+
+def inferred_type(value: object) -> SpDataType | None:
+    """The Sparkplug type for a first value of an undeclared tag (None: not a scalar we declare)."""
+    if isinstance(value, bool):
+        return SpDataType.Boolean
+    if isinstance(value, int):
+        return SpDataType.Int64
+    if isinstance(value, float):
+        return SpDataType.Double
+    if isinstance(value, str):
+        return SpDataType.String
+    return None

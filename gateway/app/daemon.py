@@ -37,7 +37,7 @@ from gateway.app.node_metrics import NodeMetrics
 from gateway.app.sparkplug_session import SparkplugSession
 from gateway.broker import Broker, BrokerMessage
 from gateway.config import ConfigError, LoadedConfig, load_config
-from gateway.config.devices import ModbusDeviceConfig
+from gateway.config.devices import DeviceConfig
 from gateway.control import contract as c
 from gateway.control.commands import CommandHandler
 from gateway.control.publisher import StatusPublisher
@@ -281,16 +281,16 @@ class Daemon:
 
     # ---- devices ----------------------------------------------------------------------------------------
 
-    async def _add_device(self, device: object) -> None:
-        if isinstance(device, ModbusDeviceConfig):
-            host = DeviceHost(device, self)
-            self.devices[device.id] = host
+    async def _add_device(self, device: DeviceConfig) -> None:
+        host = DeviceHost(device, self, self.config.data_dir)
+        self.devices[device.id] = host
+        try:
             await host.start()
-        else:
-            # OPC UA devices: the driver exists in drivers.opcua; wiring it is listed as remaining work.
-            log.error(
-                "OPC UA devices are not wired into the daemon yet: %s is not read", getattr(device, "id", "?")
-            )
+        except drivers.DriverConfigError as exc:
+            # the configuration check mirrors the drivers' rules; if one slips through, say which device
+            raise StartupError(
+                f"device {device.id}: {exc}", hint="fix the device in the configuration"
+            ) from None
 
     def device_online(
         self, device_id: str, metrics: tuple[MetricSpec, ...], samples: tuple[Sample, ...]

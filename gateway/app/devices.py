@@ -17,15 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
 import drivers
-from drivers.modbus import ModbusDriver
 from gateway.app import convert
-from gateway.config.devices import ModbusDeviceConfig
+from gateway.config.devices import DeviceConfig, ModbusDeviceConfig
 from gateway.control import contract as c
 from sparkplug import MetricSpec, MetricValue
 from sparkplug import Quality as SpQuality
@@ -93,24 +92,43 @@ def _scalar(value: drivers.Value) -> c.TagScalar:
 
 
 class DeviceHost:
-    """Runs one configured Modbus device. ``clock`` returns UTC ms (a seam for tests)."""
+    """Runs one configured device (Modbus or OPC UA). ``data_dir`` holds the OPC UA client certificate;
+    ``clock`` returns UTC ms (a seam for tests).
+
+    Modbus tags have their Sparkplug type from the configuration; an OPC UA tag without ``type`` gets
+    it from its first value, and the device is born with the tags whose type is known (a tag typed
+    later makes the core re-birth the device with the larger metric set)."""
 
     def __init__(
-        self, config: ModbusDeviceConfig, sink: DeviceSink, clock: Callable[[], int] = drivers.utc_ms
+        self,
+        config: DeviceConfig,
+        sink: DeviceSink,
+        data_dir: Path,
+        clock: Callable[[], int] = drivers.utc_ms,
     ) -> None:
         self.config = config
         self._sink = sink
+        self._data_dir = data_dir
         self._clock = clock
-        self.metrics = convert.modbus_metrics(config)
-        self._types = {spec.name: spec.datatype for spec in self.metrics}
+        if isinstance(config, ModbusDeviceConfig):
+            self._types = {spec.name: spec.datatype for spec in convert.modbus_metrics(config)}
+        else:
+            self._types = convert.opcua_types(config)
+        self._writable = {tag.name: tag.writable for tag in config.tags}
         self._tags: dict[str, c.TagValue] = {
             tag.name: c.TagValue(
-                tag.name, None, c.Quality.UNCERTAIN, 0, self._types[tag.name].name, tag.writable, tag.unit
+                tag.name,
+                None,
+                c.Quality.UNCERTAIN,
+                0,
+                self._types[tag.name].name if tag.name in self._types else "Unknown",
+                tag.writable,
+                tag.unit,
             )
             for tag in config.tags
         }
         self._limits = {tag.name: (tag.min, tag.max) for tag in config.tags}
-        self._driver: ModbusDriver | None = None
+        self._driver: drivers.Driver | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.enabled = config.enabled
         self.online = False
@@ -125,11 +143,31 @@ class DeviceHost:
         return self.config.id
 
     @property
+    def metrics(self) -> tuple[MetricSpec, ...]:
+        """The metrics to declare: every tag whose type is known, in configuration order."""
+        return tuple(
+            MetricSpec(tag.name, self._types[tag.name], writable=tag.writable)
+            for tag in self.config.tags
+            if tag.name in self._types
+        )
+
+    @property
     def endpoint(self) -> str:
         cfg = self.config
+        if not isinstance(cfg, ModbusDeviceConfig):
+            return cfg.endpoint
         if cfg.protocol == "modbus_rtu":
             return f"{cfg.serial_port} unit {cfg.unit}"
         return f"{cfg.host}:{cfg.port} unit {cfg.unit}"
+
+    def _make_driver(self) -> drivers.Driver:
+        if isinstance(self.config, ModbusDeviceConfig):
+            from drivers.modbus import ModbusDriver
+
+            return ModbusDriver(self.device_id, [convert.modbus_device(self.config)])
+        from drivers.opcua import OpcUaDriver
+
+        return OpcUaDriver(self.device_id, convert.opcua_server(self.config, self._data_dir / "opcua"))
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
@@ -137,7 +175,7 @@ class DeviceHost:
         """Start polling (when enabled). Returns at once; an absent device is retried by the driver."""
         if not self.enabled or self._driver is not None:
             return
-        self._driver = ModbusDriver(self.device_id, [convert.modbus_device(self.config)])
+        self._driver = self._make_driver()
         await self._driver.start()
         self._tasks = [
             asyncio.create_task(self._consume(self._driver), name=f"device-{self.device_id}-samples"),
@@ -176,7 +214,7 @@ class DeviceHost:
 
     # ---- driver output --------------------------------------------------------------------------------
 
-    async def _consume(self, driver: ModbusDriver) -> None:
+    async def _consume(self, driver: drivers.Driver) -> None:
         async for batch in driver.samples():
             self._on_batch(batch)
 
@@ -190,6 +228,7 @@ class DeviceHost:
             self.consecutive_errors = 0
         else:
             self.consecutive_errors += 1
+        newly_typed = self._infer_types(good)
         changes = []
         for sample in batch:
             old = self._tags.get(sample.tag)
@@ -204,7 +243,10 @@ class DeviceHost:
                 changes.append(new)  # a fresh timestamp alone is not a change (the snapshot carries it)
         if changes:
             self._sink.tags_changed(self.device_id, tuple(changes))
-        if good and not self.online:
+        if self.online and newly_typed:
+            # new metrics: announce again; the core re-births the device with the larger set
+            self._sink.device_online(self.device_id, self.metrics, self._current_samples())
+        elif good and not self.online:
             self.online = True
             log.info("device answers: births its metrics", extra={"device": self.device_id})
             self._sink.device_event(self.device_id, c.Severity.INFO, "device_up", f"{self.device_id} answers")
@@ -218,6 +260,20 @@ class DeviceHost:
             if samples:
                 self._sink.samples(self.device_id, samples)
 
+    def _infer_types(self, good: list[drivers.Sample]) -> bool:
+        """Type undeclared tags from their first good value; True when any tag got a type."""
+        typed = False
+        for sample in good:
+            if sample.tag in self._types or sample.tag not in self._tags:
+                continue
+            datatype = convert.inferred_type(sample.value)
+            if datatype is None:
+                continue
+            self._types[sample.tag] = datatype
+            self._tags[sample.tag] = replace(self._tags[sample.tag], datatype=datatype.name)
+            typed = True
+        return typed
+
     def _current_samples(self) -> tuple[SpSample, ...]:
         now = self._clock()
         return tuple(
@@ -228,17 +284,15 @@ class DeviceHost:
                 SpQuality.GOOD if tag.quality is c.Quality.GOOD else SpQuality.STALE,
             )
             for tag in self._tags.values()
-            if tag.value is not None
+            if tag.value is not None and tag.name in self._types
         )
 
-    async def _watch_health(self, driver: ModbusDriver) -> None:
+    async def _watch_health(self, driver: drivers.Driver) -> None:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
-            health = driver.health()
-            device = health.devices[0] if health.devices else None
-            if device is not None and device.state is drivers.DriverState.FAILED and self.online:
-                reason = str(device.last_error) if device.last_error else "no answer"
-                self._go_offline(reason)
+            state, last_error, _errors, _timeouts = _health_of(driver)
+            if state is drivers.DriverState.FAILED and self.online:
+                self._go_offline(str(last_error) if last_error else "no answer")
 
     def _go_offline(self, reason: str) -> None:
         if not self.online:
@@ -338,22 +392,19 @@ class DeviceHost:
         return tuple(self._tags.values())
 
     def status(self) -> c.DeviceStatus:
-        health = (
-            self._driver.health().devices[0]
-            if self._driver is not None and self._driver.health().devices
-            else None
+        driver_state, last_error, errors, timeouts = (
+            _health_of(self._driver) if self._driver is not None else (None, None, 0, 0)
         )
         if not self.enabled:
             state = c.DeviceHealth.DISABLED
-        elif health is None or self.polls == 0:
+        elif driver_state is None or self.polls == 0:
             state = c.DeviceHealth.UNKNOWN
-        elif health.state is drivers.DriverState.FAILED:
+        elif driver_state is drivers.DriverState.FAILED:
             state = c.DeviceHealth.DOWN
-        elif health.state is drivers.DriverState.DEGRADED or self.consecutive_errors:
+        elif driver_state is drivers.DriverState.DEGRADED or self.consecutive_errors:
             state = c.DeviceHealth.DEGRADED
         else:
             state = c.DeviceHealth.OK
-        last_error = health.last_error if health is not None else None
         return c.DeviceStatus(
             timestamp_ms=self._clock(),
             device_id=self.device_id,
@@ -367,8 +418,8 @@ class DeviceHost:
             last_poll_ms=self.last_poll_ms,
             last_good_poll_ms=self.last_good_poll_ms,
             polls=self.polls,
-            errors=health.errors if health else 0,
-            timeouts=health.timeouts if health else 0,
+            errors=errors,
+            timeouts=timeouts,
             consecutive_errors=self.consecutive_errors,
             last_error=None if last_error is None else str(last_error),
             # the driver reports average and maximum latency, not percentiles: leave these unknown
@@ -377,5 +428,10 @@ class DeviceHost:
         )
 
 
-def monotonic_ms() -> int:
-    return int(time.monotonic() * 1000)
+def _health_of(driver: drivers.Driver) -> tuple[drivers.DriverState, drivers.DeviceError | None, int, int]:
+    """(state, last error, errors, timeouts) of the one device a driver runs for us."""
+    health = driver.health()
+    if health.devices:
+        device = health.devices[0]
+        return device.state, device.last_error, device.errors, device.timeouts
+    return health.state, health.last_error, health.errors, health.timeouts

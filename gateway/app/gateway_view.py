@@ -3,6 +3,7 @@ contract types, and the commands carried out on the running parts."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import socket
 import time
@@ -12,6 +13,7 @@ import drivers
 from gateway import __version__
 from gateway.app import probes
 from gateway.config import ConfigError, load_config_text
+from gateway.config.devices import ModbusDeviceConfig
 from gateway.control import contract as c
 from gateway.control.view import CommandFailureError
 from gateway.uplink import UplinkState
@@ -244,14 +246,18 @@ class DaemonView:
         host, port, unit = request.host, request.port, request.unit
         if request.device_id is not None:
             device = self._host(request.device_id).config
-            if device.protocol != "modbus_tcp" or device.host is None:
+            if (
+                not isinstance(device, ModbusDeviceConfig)
+                or device.protocol != "modbus_tcp"
+                or not device.host
+            ):
                 raise CommandFailureError(
                     c.ErrorCode.UNAVAILABLE, f"{request.device_id} is not a Modbus TCP device"
                 )
-            host, port, unit = device.host, device.port, device.unit if request.device_id else unit
+            host, port, unit = device.host, device.port, device.unit
         if host is None:
-            raise CommandFailureError(c.ErrorCode.BAD_REQUEST, "give device_id or host")
-        return await probes.modbus_read(host, port, request)
+            raise CommandFailureError(c.ErrorCode.BAD_REQUEST, "give device_id, or host and port")
+        return await probes.modbus_read(host, port, dataclasses.replace(request, unit=unit))
 
     async def browse_opcua(self, request: c.BrowseOpcUa) -> c.BrowseResult:
         raise CommandFailureError(c.ErrorCode.UNAVAILABLE, "OPC UA browsing is not wired into the daemon yet")

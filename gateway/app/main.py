@@ -41,6 +41,7 @@ async def run_daemon(
         directory = data_dir or Path(tempfile.mkdtemp(prefix="edge-gateway-demo-"))
         demo, loaded = await start_demo(broker_port, directory)
         _say(f"demo: simulated Modbus device on 127.0.0.1:{demo.modbus.port}")
+        _say(f"demo: simulated OPC UA server at {demo.opcua.endpoint}")
     else:
         loaded = load_config(config_file)  # ConfigError: printed by the CLI, exit 2
     logging_cfg = loaded.config.logging

@@ -165,6 +165,19 @@ class SecurityMode(StrEnum):
     SIGN_AND_ENCRYPT = "SignAndEncrypt"
 
 
+class MetricType(StrEnum):
+    """Sparkplug data type of an OPC UA tag (DBIRTH declares it)."""
+
+    BOOLEAN = "Boolean"
+    INT32 = "Int32"
+    INT64 = "Int64"
+    UINT32 = "UInt32"
+    UINT64 = "UInt64"
+    FLOAT = "Float"
+    DOUBLE = "Double"
+    STRING = "String"
+
+
 @dataclass(frozen=True, slots=True)
 class OpcUaTagConfig:
     """One OPC UA variable (a Sparkplug metric of its device).
@@ -172,6 +185,8 @@ class OpcUaTagConfig:
     Attributes:
         name: the metric name, unique within the device.
         node_id: the NodeId (``ns=2;s=Line1.Temperature``); give this or ``browse_path``.
+        type: the Sparkplug data type to declare; ``null`` = taken from the first value read
+            (Boolean, Int64, Double or String).
         browse_path: a path from the Objects folder (``2:Plant/2:Line1/2:Temperature``).
         mode: ``subscribe`` (monitored item) or ``poll``.
         sampling_interval_s: requested sampling interval; ``null`` = the publishing interval.
@@ -184,6 +199,7 @@ class OpcUaTagConfig:
 
     name: NonEmpty
     node_id: str | None = None
+    type: MetricType | None = None
     browse_path: str | None = None
     mode: OpcUaTagMode = OpcUaTagMode.SUBSCRIBE
     sampling_interval_s: Annotated[float, Range(0, None)] | None = None

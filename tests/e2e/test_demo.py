@@ -17,6 +17,7 @@ def test_demo_shows_live_sparkplug_data(tmp_path: Path) -> None:
     try:
         gateway.wait_running()
         assert any("demo: simulated Modbus device on 127.0.0.1:" in line for line in gateway.lines)
+        assert any("demo: simulated OPC UA server at opc.tcp://127.0.0.1:" in line for line in gateway.lines)
         host = SparkplugHost(gateway.broker_port)
         try:
             # The host attached after the first births: ask for a rebirth as a real host would.
@@ -31,7 +32,9 @@ def test_demo_shows_live_sparkplug_data(tmp_path: Path) -> None:
             wait_until(
                 lambda: host.of("NBIRTH") and host.of("DBIRTH", "skid-1"), timeout=20, message="the births"
             )
-            wait_until(lambda: host.of("DDATA", "skid-1"), timeout=20, message="DDATA of the demo device")
+            wait_until(lambda: host.of("DDATA", "skid-1"), timeout=20, message="DDATA of the Modbus device")
+            wait_until(lambda: host.of("DDATA", "line-1"), timeout=20, message="DDATA of the OPC UA device")
+            assert "Line1/Temperature" in {m.name for m in host.of("DBIRTH", "line-1")[-1].payload.metrics}
             assert not host.errors
             check_sequence(host.messages)
         finally:
