@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from typing import ClassVar
 
-from textual.app import App, SystemCommand
+from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
@@ -119,8 +119,11 @@ class GatewayTui(App[None]):
         """Repaint the visible screen from the model (the redraw timer calls this)."""
         if self.frozen:
             return
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return  # shutting down: the timer fired after the last screen was removed
         dirty, changed = self.attachment.model.take_dirty()
-        screen = self.screen
         if isinstance(screen, GatewayScreen):
             screen.repaint(dirty, changed, full=full)
 

@@ -81,8 +81,11 @@ class GatewayScreen(Screen[None]):
         self.repaint(set(), set(), full=True)
 
     def repaint(self, dirty: set[str], changed: set[tuple[str, str]], full: bool) -> None:
+        bars = self.query(StatusBar)
+        if not bars:
+            return  # the timer fired while the screen is still being composed
         now = self.now_ms()
-        self.query_one(StatusBar).show(self.model, now, self.screen_title, self.gw.read_only_reason)
+        bars.first().show(self.model, now, self.screen_title, self.gw.read_only_reason)
         self.repaint_body(dirty, changed, full, now)
 
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:

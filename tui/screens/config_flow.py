@@ -22,7 +22,10 @@ async def validate(screen: GatewayScreen, text: str, show: ShowProblems) -> bool
     if result is None:
         return None
     problems = [f"{p.location}: {p.key_path}: {p.message}" for p in result.problems]
-    show(problems if problems else ["valid: no problems found"])
+    if problems:
+        show([f"{len(problems)} problem(s) found; nothing was applied:", *problems])
+    else:
+        show(["valid: no problems found"])
     return bool(result.valid)
 
 

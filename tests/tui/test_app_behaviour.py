@@ -1,0 +1,167 @@
+"""The UI driven with the Pilot, attached over real MQTT to a real mosquitto.
+
+Why not the daemon itself here: these tests pin the UI's behaviour against exactly what the contract
+promises (ContractDaemon builds every message and response with the contract module and answers
+real MQTT 5 requests), including cases the demo daemon cannot produce on demand (a device down, a
+second upstream server, a user without the admin role). The same actions against the real demo
+daemon are in test_real_daemon.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.control import contract as c
+from tests.support.mosquitto import MosquittoProcess
+from tests.tui.support.contract_daemon import ContractDaemon
+from tests.tui.support.pilot import screen_text, wait_for, wait_text
+from tui.app import GatewayTui
+from tui.screens.tags import TagsScreen
+from tui.settings import TuiSettings
+from tui.widgets.confirm import ConfirmScreen
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def make_app(daemon: ContractDaemon, **kw: object) -> GatewayTui:
+    settings = TuiSettings(host=daemon.host, port=daemon.port, redraw_hz=10, **kw)  # type: ignore[arg-type]
+    return GatewayTui(settings)
+
+
+async def test_every_screen_opens_and_shows_its_data(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-screens")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.attachment.model.uplink and app.attachment.model.broker, "status")
+        expected = {
+            "1": "Demo/demo-gateway",
+            "2": "DOWN",
+            "3": "skid-1/setpoint",
+            "4": "primary host offline (STATE)",
+            "5": "draining",
+            "6": "hmi-line-1",
+            "7": "Sparkplug messages seen",
+            "8": "press-2 is down",
+            "9": "edge_node_id: demo-gateway",
+            "0": "Modbus probe",
+        }
+        for key, needle in expected.items():
+            await pilot.press(key)
+            await wait_text(pilot, needle)
+
+
+async def test_write_needs_the_typed_tag_name_and_a_stray_enter_cancels(
+    contract_daemon: ContractDaemon,
+) -> None:
+    app = make_app(contract_daemon, client_id="tui-write")
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await wait_for(pilot, lambda: len(app.attachment.model.devices) == 3, "devices")
+        await pilot.press("2", "down", "down", "enter")  # line-1, press-2, skid-1 -> its tags
+        await wait_for(pilot, lambda: isinstance(app.screen, TagsScreen), "tags of skid-1")
+        await pilot.press("down", "down", "W")  # temperature, level, setpoint
+        await wait_text(pilot, "New value for skid-1/setpoint")
+        await pilot.press(*"55", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("enter")  # focus starts on Cancel: a stray Enter cancels
+        await wait_text(pilot, "cancelled, nothing sent")
+        assert contract_daemon.requests == []
+        await pilot.press("W", *"55", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation again")
+        assert "40 degC" in screen_text(app) and "55 degC" in screen_text(app)  # old -> new shown
+        await pilot.press("tab", *"setpoin", "enter")  # a wrong word does not pass
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("t", "enter")
+        await wait_for(
+            pilot, lambda: app.attachment.model.tags["skid-1"]["setpoint"].value == 55.0, "new value"
+        )
+        await wait_text(pilot, "40 -> 55 (read back)")
+    assert [name for name, _ in contract_daemon.requests] == ["write_tag"]
+
+
+async def test_read_only_greys_plant_actions_and_never_sends(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-readonly", read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.attachment.model.uplink, "status")
+        await pilot.press("4")
+        await wait_text(pilot, "READ-ONLY: started with")
+        assert app.read_only_reason == "started with --read-only"
+        assert app.screen.check_action("failover", ()) is None  # visible, greyed
+        await pilot.press("F", "R")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("2")
+        assert app.screen.check_action("toggle_enabled", ()) is None
+    assert contract_daemon.requests == []
+
+
+async def test_failover_changes_the_active_server(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-failover")
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.attachment.model.uplink, "uplink status")
+        await pilot.press("4", "F")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
+        await pilot.press("tab", *"failover", "enter")
+        await wait_text(pilot, "leaving site-a for site-b")
+        uplink = app.attachment.model
+        await wait_for(
+            pilot, lambda: uplink.uplink and uplink.uplink.message.active_server == "site-b", "site-b"
+        )
+
+
+async def test_bad_config_shows_every_error_and_applies_nothing(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-config")
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await pilot.press("9")
+        await wait_text(pilot, "edge_node_id: demo-gateway")
+        await wait_for(pilot, lambda: getattr(app.screen, "document", None) is not None, "config loaded")
+        await wait_for(pilot, lambda: not app.screen._loading, "no load in flight")  # type: ignore[attr-defined]
+        editor = app.screen.query_one("#editor")
+        bad = contract_daemon.config_text.replace("modbus_tcp", "modbus_tpc").replace("40011", "forty")
+        editor.load_text(bad)  # type: ignore[attr-defined]
+        await pilot.press("A")
+        await wait_text(pilot, "devices[0].protocol: found 'modbus_tpc'")
+        text = screen_text(app)
+        assert "devices[0].tags[1].address: found 'forty', expected an integer" in text
+        assert "nothing was applied" in text
+        assert not isinstance(app.screen, ConfirmScreen)
+    assert "apply_config" not in [name for name, _ in contract_daemon.requests]
+    assert "modbus_tpc" not in contract_daemon.config_text
+
+
+async def test_offline_banner_keeps_last_data_and_reconnects(
+    contract_daemon: ContractDaemon, mosquitto: MosquittoProcess
+) -> None:
+    app = make_app(contract_daemon, client_id="tui-offline", keepalive_s=2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_text(pilot, "edge-pi-7")
+        mosquitto.kill()
+        await wait_text(pilot, "NOT CONNECTED")
+        text = screen_text(app)
+        assert f"connection refused on 127.0.0.1:{mosquitto.port}" in text or "lost the connection" in text
+        assert "STALE" in text and "edge-pi-7" in text  # the last data stays, marked stale
+        mosquitto.restart()
+        await wait_for(pilot, lambda: app.attachment.model.link.state == "up", "reconnected", timeout=20)
+
+
+async def test_daemon_offline_state_shows_a_banner(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-daemon-off")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.attachment.model.gateway, "status")
+        contract_daemon.go_offline()
+        await wait_text(pilot, "GATEWAY DAEMON OFFLINE")
+
+
+async def test_modbus_probe_shows_every_byte_order(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-probe")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.attachment.model.link.state == "up", "link")
+        await pilot.press("0")
+        await wait_text(pilot, "Modbus probe")
+        app.screen.query_one("#p-device").value = "skid-1"  # type: ignore[attr-defined]
+        app.screen.query_one("#p-address").value = "40001"  # type: ignore[attr-defined]
+        await pilot.click("#p-read")
+        await wait_text(pilot, "registers (hex): 41AC 0000")
+        text = screen_text(app)
+        assert "float32 ABCD = 21.5" in text
+        for order in ("ABCD", "CDAB", "BADC", "DCBA"):
+            assert order in text
+    sent = [r for name, r in contract_daemon.requests if name == "modbus_read"]
+    assert sent == [c.ModbusRead(40001, c.ModbusType.FLOAT32, device_id="skid-1", port=502)]
