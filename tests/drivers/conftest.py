@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from drivers.simulators import ModbusSimulator, OpcUaSimulator
 from tests.drivers.fake_modbus import FakeModbusDevice
 from tests.drivers.support import ThreadedOpcUaSimulator
+from tests.support.waiting import wait_until
 
 FakeFactory = Callable[..., Awaitable[FakeModbusDevice]]
 
@@ -48,3 +52,43 @@ def opcua_sim_thread() -> Iterator[ThreadedOpcUaSimulator]:
 def opcua_sim(opcua_sim_thread: ThreadedOpcUaSimulator) -> OpcUaSimulator:
     assert opcua_sim_thread.sim is not None
     return opcua_sim_thread.sim
+
+
+class SocatPair:
+    """Two linked ptys from Debian socat; ``device_side`` and ``gateway_side`` are stable symlinks."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.device_side = directory / "device"
+        self.gateway_side = directory / "gateway"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SocatPair:
+        for link in (self.device_side, self.gateway_side):
+            link.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            ["socat", f"pty,raw,echo=0,link={self.device_side}", f"pty,raw,echo=0,link={self.gateway_side}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(
+            lambda: self.device_side.exists() and self.gateway_side.exists(),
+            timeout=10,
+            message="socat to create its ptys",
+        )
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def rtu_bus(tmp_path: Path) -> Iterator[SocatPair]:
+    if shutil.which("socat") is None:
+        pytest.fail("socat is not installed: ./scripts/setup installs it")
+    pair = SocatPair(tmp_path).start()
+    yield pair
+    pair.kill()

@@ -1,0 +1,135 @@
+"""Modbus RTU: a pymodbus RTU server behind a socat pty pair (T52), and RTU framing over TCP."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from drivers import ErrorKind, Quality, WriteStatus
+from drivers.modbus import Area, DataType, ModbusDevice, ModbusDriver, ModbusTag, RtuOverTcpLink, SerialLink
+from tests.drivers.conftest import SocatPair
+from tests.drivers.support import Collector
+from tests.support.waiting import async_wait_until
+
+HR = Area.HOLDING_REGISTER
+BAUD = 115200
+
+
+def unit_device(unit: int) -> Any:
+    """A slave whose holding register a holds unit * 1000 + a, so a mix-up between slaves shows."""
+    from pymodbus.simulator import DataType as SimType
+    from pymodbus.simulator import SimData, SimDevice
+
+    empty_bits = [SimData(0, count=16, values=False, datatype=SimType.BITS)]
+    registers = [SimData(0, values=[unit * 1000 + a for a in range(20)], datatype=SimType.REGISTERS)]
+    return SimDevice(unit, simdata=(empty_bits, empty_bits, registers, registers))
+
+
+@contextlib.asynccontextmanager
+async def rtu_server(port: str, units: tuple[int, ...], dead: tuple[int, ...] = ()) -> AsyncIterator[Any]:
+    """Slaves ``units`` on one bus; those in ``dead`` receive but never answer (their replies are
+    swallowed at the server's packet hook: a slave that died on a shared RS-485 line)."""
+    from pymodbus import FramerType
+    from pymodbus.server import ModbusSerialServer
+
+    def drop_dead(sending: bool, data: bytes) -> bytes:
+        return b"" if sending and data and data[0] in dead else data
+
+    server = ModbusSerialServer(
+        [unit_device(u) for u in units],
+        framer=FramerType.RTU,
+        port=port,
+        baudrate=BAUD,
+        trace_packet=drop_dead,
+    )
+    await server.serve_forever(background=True)
+    try:
+        yield server
+    finally:
+        await server.shutdown()
+
+
+def slave(unit: int, link: SerialLink | RtuOverTcpLink, **kw: object) -> ModbusDevice:
+    options: dict[str, object] = {
+        "timeout": 0.2,
+        "retries": 0,
+        "poll_groups": {"default": 0.1},
+        "backoff_initial": 4.0,
+        "backoff_max": 8.0,
+    }
+    options.update(kw)
+    tags = (
+        ModbusTag(f"s{unit}_r3", HR, 3, DataType.UINT16),
+        ModbusTag(f"s{unit}_r4", HR, 4, DataType.UINT16, writable=True, read_back=True),
+    )
+    return ModbusDevice(f"slave{unit}", link, unit_id=unit, tags=tags, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(60)
+async def test_t52a_dead_slave_does_not_starve_the_bus(rtu_bus: SocatPair) -> None:
+    link = SerialLink(str(rtu_bus.gateway_side), baudrate=BAUD, quiet_after_timeout=0.1)
+    driver = ModbusDriver("rtu", [slave(1, link), slave(2, link), slave(3, link)])
+    async with rtu_server(str(rtu_bus.device_side), (1, 2, 3), dead=(2,)), Collector(driver) as c:
+        good1 = await c.wait_quality("s1_r3", Quality.GOOD, timeout=10)
+        assert good1.value == 1003
+        assert (await c.wait_quality("s3_r3", Quality.GOOD)).value == 3003  # no mix-up between slaves
+        dead = await c.wait_quality("s2_r3", Quality.BAD, timeout=10)
+        assert dead.error is not None and dead.error.kind is ErrorKind.TIMEOUT
+        # measure once the dead slave is in backoff: slaves 1 and 3 keep >= 90 % of 10 cycles/s
+        r1, r3 = driver.runners[0].cycles, driver.runners[2].cycles
+        started = time.monotonic()
+        await async_wait_until(lambda: time.monotonic() - started >= 4.0, timeout=10)
+        elapsed = time.monotonic() - started
+        rate1 = (driver.runners[0].cycles - r1) / elapsed
+        rate3 = (driver.runners[2].cycles - r3) / elapsed
+        assert rate1 >= 9.0 * 0.9 and rate3 >= 9.0 * 0.9, (rate1, rate3)
+        assert all(s.value == 1003 for s in c.of("s1_r3") if s.quality is Quality.GOOD)
+        assert all(s.value == 3003 for s in c.of("s3_r3") if s.quality is Quality.GOOD)
+        assert len(driver._links) == 1  # one arbiter for the bus
+
+
+@pytest.mark.timeout(60)
+async def test_rtu_write_and_read_back(rtu_bus: SocatPair) -> None:
+    link = SerialLink(str(rtu_bus.gateway_side), baudrate=BAUD)
+    driver = ModbusDriver("rtu", [slave(1, link)])
+    async with rtu_server(str(rtu_bus.device_side), (1,)):
+        result = await driver.write("s1_r4", 4321)
+        assert result.status is WriteStatus.OK and result.value == 4321
+    await driver.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_t52c_unplugged_adapter_is_reopened_by_path(rtu_bus: SocatPair) -> None:
+    link = SerialLink(str(rtu_bus.gateway_side), baudrate=BAUD, quiet_after_timeout=0.05)
+    device = slave(1, link, backoff_initial=0.3, backoff_max=1.0)
+    driver = ModbusDriver("rtu", [device], min_reconnect_interval=0.3)
+    async with Collector(driver) as c:
+        async with rtu_server(str(rtu_bus.device_side), (1,)):
+            await c.wait_quality("s1_r3", Quality.GOOD, timeout=10)
+            rtu_bus.kill()  # the adapter disappears
+            await c.wait_quality("s1_r3", Quality.BAD, timeout=10)
+        rtu_bus.start()  # plugged back in: the same path again
+        async with rtu_server(str(rtu_bus.device_side), (1,)):
+            good = await c.wait_quality("s1_r3", Quality.GOOD, timeout=20)
+            assert good.value == 1003
+
+
+@pytest.mark.timeout(60)
+async def test_rtu_over_tcp() -> None:
+    from pymodbus import FramerType
+    from pymodbus.server import ModbusTcpServer
+
+    server = ModbusTcpServer([unit_device(5)], framer=FramerType.RTU, address=("127.0.0.1", 0))
+    await server.serve_forever(background=True)
+    try:
+        port = server.transport.sockets[0].getsockname()[1]
+        driver = ModbusDriver("rtu-tcp", [slave(5, RtuOverTcpLink("127.0.0.1", port))])
+        async with Collector(driver) as c:
+            good = await c.wait_quality("s5_r3", Quality.GOOD, timeout=10)
+            assert good.value == 5003
+    finally:
+        await server.shutdown()
