@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import GatewayProcess, SparkplugHost, check_sequence
+from tests.e2e.support import GatewayProcess, Process, SparkplugHost, check_sequence
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
@@ -34,7 +35,8 @@ def test_demo_shows_live_sparkplug_data(tmp_path: Path) -> None:
             )
             wait_until(lambda: host.of("DDATA", "skid-1"), timeout=20, message="DDATA of the Modbus device")
             wait_until(lambda: host.of("DDATA", "line-1"), timeout=20, message="DDATA of the OPC UA device")
-            assert "Line1/Temperature" in {m.name for m in host.of("DBIRTH", "line-1")[-1].payload.metrics}
+            birth = host.of("DBIRTH", "line-1")[-1].payload
+            assert birth is not None and "Line1/Temperature" in {m.name for m in birth.metrics}
             assert not host.errors
             check_sequence(host.messages)
         finally:
@@ -42,3 +44,31 @@ def test_demo_shows_live_sparkplug_data(tmp_path: Path) -> None:
         assert gateway.terminate() == 0
     finally:
         gateway.kill()
+
+
+def test_demo_command_runs_the_daemon_and_stops_it(tmp_path: Path) -> None:
+    demo = Process(["demo", "--no-ui", "--port", "0", "--data-dir", str(tmp_path / "demo")], tmp_path, "demo")
+    try:
+        match = demo.wait_line(r"edge-gateway tui --port (\d+)", timeout=60)
+        host = SparkplugHost(int(match.group(1)))
+        try:
+            wait_until(lambda: host.of("DDATA"), timeout=20, message="Sparkplug data from the demo daemon")
+        finally:
+            host.close()
+        daemon_pid = int(demo.wait_line(r"demo daemon running \(pid (\d+)\)").group(1))
+        assert demo.terminate() == 0
+        wait_until(
+            lambda: not _alive(daemon_pid), timeout=15, message="the demo daemon to stop with the command"
+        )
+    finally:
+        demo.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by its parent) counts as stopped
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text()
