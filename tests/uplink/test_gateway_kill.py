@@ -99,6 +99,7 @@ def test_kill_9_mid_outage_then_restart_delivers_everything_accepted(
     print(f"accepted {len(accepted)}, received {len(counter.values)}, duplicates {counter.duplicates()}")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_kill_9_mid_drain_then_restart_delivers_everything_accepted(
     mosquitto_factory, counter, tmp_path
@@ -138,6 +139,7 @@ def test_kill_9_mid_drain_then_restart_delivers_everything_accepted(
     print(f"accepted {len(accepted)}, received {len(counter.values)}, duplicates {counter.duplicates()}")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_power_loss_by_wal_truncation_delivers_the_surviving_prefix(
     mosquitto_factory, counter, tmp_path

@@ -58,6 +58,8 @@ class SparkplugWatcher:
         client.on_subscribe = lambda *_: ready.set()
 
         def on_message(_c, _u, message) -> None:
+            if message.topic.startswith("spBv1.0/STATE/"):
+                return  # JSON, not a Sparkplug payload
             with self.lock:
                 self.messages.append(Seen(message.topic, decode_payload(message.payload), name))
 
@@ -96,12 +98,16 @@ class Node:
 
 
 @contextlib.asynccontextmanager
-async def sparkplug_uplink(servers: list[ServerSettings], tmp_path: Path) -> AsyncIterator[Node]:
+async def sparkplug_uplink(
+    servers: list[ServerSettings], tmp_path: Path, primary_host_id: str | None = None
+) -> AsyncIterator[Node]:
     config = EdgeNodeConfig(
         group_id="G",
         edge_node_id="E",
         node_metrics=(MetricSpec("counter", DataType.Int64),),
         use_aliases=True,
+        primary_host_id=primary_host_id,
+        primary_host_timeout_ms=3000,
     )
     bdseq = BdSeqStore(tmp_path / "bdseq")
     node = EdgeNode(config, next_bd_seq=bdseq.load())
@@ -219,5 +225,36 @@ async def test_next_server_sends_ndeath_then_births_on_the_next(mosquitto_factor
             assert death.payload.seq is None
             assert {m.name: m.value for m in death.payload.metrics} == {"bdSeq": 0}
             assert node.uplink.status().switches[-1].reason is SwitchReason.NEXT_SERVER
+    finally:
+        watcher.close()
+
+
+@pytest.mark.timeout(60)
+async def test_births_wait_for_the_primary_host_and_its_offline_moves_on(mosquitto_factory, tmp_path) -> None:
+    from tests.uplink.test_failover import publish_state
+
+    a, b = mosquitto_factory(), mosquitto_factory()
+    publish_state(b, "scada", True, 1000)
+    watcher = SparkplugWatcher()
+    watcher.watch(a, "A")
+    watcher.watch(b, "B")
+    try:
+        async with sparkplug_uplink([server(a, name="A"), server(b, name="B")], tmp_path, "scada") as node:
+            await async_wait_until(lambda: node.uplink.status().state is UplinkState.WAITING, timeout=10)
+            assert node.uplink.status().server == "A"
+            publish_state(a, "scada", True, 2000)  # the host comes online on A: births now
+            await online_on(node.uplink, "A")
+            await async_wait_until(lambda: any(s.broker == "A" for s in watcher.snapshot()), timeout=5)
+            assert "/NBIRTH/" in next(s for s in watcher.snapshot() if s.broker == "A").topic
+            publish_state(a, "scada", False, 2000)  # its Will: same timestamp, valid -> NDEATH, next server
+            await online_on(node.uplink, "B")
+            on_a = [s.topic.split("/")[2] for s in watcher.snapshot() if s.broker == "A"]
+            assert on_a[-1] == "NDEATH"
+            last = node.uplink.status().switches[-1]
+            assert (last.from_server, last.to_server, last.reason) == (
+                "A",
+                "B",
+                SwitchReason.PRIMARY_HOST_OFFLINE,
+            )
     finally:
         watcher.close()
