@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 
 from sparkplug._arrays import unpack_array
 from sparkplug._generated import sparkplug_b_pb2 as pb
-from sparkplug._metric_factory import new_metric
+from sparkplug._metric_factory import MutableMetric, new_metric
 from sparkplug.datatypes import ARRAY_TYPES, BASIC_TYPES, DataType
 from sparkplug.errors import SparkplugDecodeError
 from sparkplug.model import (
@@ -185,7 +185,7 @@ def decode_metric(pm: Any) -> Metric:
     )
 
 
-def _fast_converters() -> list[tuple[str, Callable[[Any], Any]] | None]:
+def _fast_converters() -> list[tuple[str, Callable[[Any], Any] | None] | None]:
     """Per datatype code: (the value field to read, raw -> Python value), or None to take the full path."""
 
     def signed(bits: int) -> Callable[[Any], Any]:
@@ -197,10 +197,8 @@ def _fast_converters() -> list[tuple[str, Callable[[Any], Any]] | None]:
 
         return convert
 
-    def identity(raw: Any) -> Any:
-        return raw
-
-    table: dict[DataType, tuple[str, Callable[[Any], Any]]] = {
+    identity = None  # no conversion: the wire value is the Python value
+    table: dict[DataType, tuple[str, Callable[[Any], Any] | None]] = {
         DataType.Int8: ("int_value", signed(8)),
         DataType.Int16: ("int_value", signed(16)),
         DataType.Int32: ("int_value", signed(32)),
@@ -234,86 +232,110 @@ def _fast_converters() -> list[tuple[str, Callable[[Any], Any]] | None]:
 _FAST = _fast_converters()
 
 
-def _decode_plain_metrics(pms: Any) -> list[Metric]:
-    """Fast path for metrics known (see :func:`_has_rare_fields`) to carry none of is_historical,
-    is_transient, is_null, metadata, properties, DataSet or Template values: read only the value field
-    the datatype implies, and ask protobuf for presence only when a value is zero/empty."""
+def _decode_plain_metrics(pms: Any) -> list[Metric] | None:
+    """Fast path over :data:`_CommonPayload` metrics (no flags, properties, metadata, DataSet or Template):
+    read only the value field the datatype implies, and ask for presence only when a value is zero or
+    empty. Returns None when any metric needs the full rules (a null, a mismatch, an unknown code, a
+    range error), and the caller decodes the whole payload with the full schema instead.
+
+    The loop is written flat on purpose (no helper calls for the common case): it is the hot path of
+    ``benchmarks/sparkplug_codec.py``.
+    """
     out: list[Metric] = []
     append = out.append
     fast = _FAST
     datatypes = _DATATYPES
+    twin = MutableMetric
+    frozen = Metric
     for pm in pms:
         code = pm.datatype
-        entry = fast[code] if code < _NUM_TYPES else None
-        if entry is None:
-            append(decode_metric(pm))
-            continue
-        raw = getattr(pm, entry[0])
-        if not raw and pm.WhichOneof("value") != entry[0]:
-            append(decode_metric(pm))  # null, zero in another field, or a mismatch: full rules
-            continue
+        if code:
+            try:
+                field, convert = fast[code]
+            except (IndexError, TypeError):  # unknown code, or a type without a fast path (None entry)
+                return None
+            raw = getattr(pm, field)
+            if not raw and pm.WhichOneof("value") != field:
+                return None  # null, or a zero in another field (UInt32 in long_value), or a mismatch
+            if convert is not None:
+                try:
+                    raw = convert(raw)
+                except SparkplugDecodeError:
+                    return None  # the full path raises it with the metric's name
+        else:
+            # No datatype on the wire (normal in DATA/CMD, §7): keep the raw value for retype().
+            which = pm.WhichOneof("value")
+            if which is None:
+                return None
+            raw = getattr(pm, which)
         alias = pm.alias
         if not alias and not pm.HasField("alias"):
             alias = None
         timestamp = pm.timestamp
         if not timestamp and not pm.HasField("timestamp"):
             timestamp = None
-        try:
-            value = entry[1](raw)
-        except SparkplugDecodeError:
-            append(decode_metric(pm))  # re-raise with the metric's name in the message
-            continue
-        append(
-            new_metric(
-                pm.name or None, alias, timestamp, datatypes[code], value, False, False, False, None, None
-            )
+        metric: Any = twin(
+            pm.name or None, alias, timestamp, datatypes[code], raw, False, False, False, None, None
         )
+        metric.__class__ = frozen  # see sparkplug._metric_factory
+        append(metric)
     return out
 
 
-def _probe_class() -> Any:
-    """A message that sees only the rarely used Metric fields of a Payload (everything else is unknown)."""
+def _common_payload_class() -> Any:
+    """The Payload schema restricted to the fields of ordinary metrics (everything else parses as unknown).
+
+    Field numbers and types are those of sparkplug_b.proto (§14); left out are Metric fields 5-9
+    (is_historical, is_transient, is_null, metadata, properties) and the DataSet, Template and extension
+    values. Parsing with it and dropping unknown fields leaves the encoding exactly as long as the input
+    only when no metric used a left-out field (and the input was canonically encoded): then the fast
+    path applies. Otherwise the full schema decodes it.
+    """
+    kinds = descriptor_pb2.FieldDescriptorProto
     file = descriptor_pb2.FileDescriptorProto(
-        name="edge_gateway_sparkplug_probe.proto", package="edge_gateway.sparkplug_probe", syntax="proto2"
+        name="edge_gateway_sparkplug_common.proto", package="edge_gateway.sparkplug_common", syntax="proto2"
     )
     metric = file.message_type.add(name="Metric")
-    kinds = descriptor_pb2.FieldDescriptorProto
-    for name, number, kind in (
-        ("is_historical", 5, kinds.TYPE_BOOL),
-        ("is_transient", 6, kinds.TYPE_BOOL),
-        ("is_null", 7, kinds.TYPE_BOOL),
-        ("metadata", 8, kinds.TYPE_BYTES),
-        ("properties", 9, kinds.TYPE_BYTES),
-        ("dataset_value", 17, kinds.TYPE_BYTES),
-        ("template_value", 18, kinds.TYPE_BYTES),
-        ("extension_value", 19, kinds.TYPE_BYTES),
+    metric.oneof_decl.add(name="value")
+    for name, number, kind, in_oneof in (
+        ("name", 1, kinds.TYPE_STRING, False),
+        ("alias", 2, kinds.TYPE_UINT64, False),
+        ("timestamp", 3, kinds.TYPE_UINT64, False),
+        ("datatype", 4, kinds.TYPE_UINT32, False),
+        ("int_value", 10, kinds.TYPE_UINT32, True),
+        ("long_value", 11, kinds.TYPE_UINT64, True),
+        ("float_value", 12, kinds.TYPE_FLOAT, True),
+        ("double_value", 13, kinds.TYPE_DOUBLE, True),
+        ("boolean_value", 14, kinds.TYPE_BOOL, True),
+        ("string_value", 15, kinds.TYPE_STRING, True),
+        ("bytes_value", 16, kinds.TYPE_BYTES, True),
     ):
-        metric.field.add(name=name, number=number, type=kind, label=kinds.LABEL_OPTIONAL)
+        field = metric.field.add(name=name, number=number, type=kind, label=kinds.LABEL_OPTIONAL)
+        if in_oneof:
+            field.oneof_index = 0
     payload = file.message_type.add(name="Payload")
+    for name, number, kind in (
+        ("timestamp", 1, kinds.TYPE_UINT64),
+        ("seq", 3, kinds.TYPE_UINT64),
+        ("uuid", 4, kinds.TYPE_STRING),
+        ("body", 5, kinds.TYPE_BYTES),
+    ):
+        payload.field.add(name=name, number=number, type=kind, label=kinds.LABEL_OPTIONAL)
     payload.field.add(
         name="metrics",
         number=2,
         type=kinds.TYPE_MESSAGE,
         label=kinds.LABEL_REPEATED,
-        type_name=".edge_gateway.sparkplug_probe.Metric",
+        type_name=".edge_gateway.sparkplug_common.Metric",
     )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("edge_gateway.sparkplug_probe.Payload"))
+    return message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("edge_gateway.sparkplug_common.Payload")
+    )
 
 
-_Probe = _probe_class()
-
-
-def _has_rare_fields(data: bytes, count: int) -> bool:
-    """True unless no metric of ``data`` has any field the probe declares.
-
-    The probe parse runs in C; after dropping unknown fields each metric that had none of the probe's
-    fields serialises as two bytes (tag + zero length), so the whole probe is exactly 2 bytes per metric.
-    """
-    probe = _Probe.FromString(data)
-    probe.DiscardUnknownFields()
-    return bool(probe.ByteSize() != 2 * count)
+_CommonPayload = _common_payload_class()
 
 
 def _metadata(pm: Any) -> MetaData:
@@ -409,15 +431,15 @@ def decode_payload(data: bytes) -> Payload:
             its datatype; the message says which metric and why. Nothing else is raised.
     """
     try:
-        msg = _PbPayload.FromString(data)
-    except DecodeError as exc:
-        raise SparkplugDecodeError(f"not a Sparkplug B protobuf payload ({len(data)} bytes): {exc}") from None
-    try:
-        pms = msg.metrics
-        if _has_rare_fields(data, len(pms)):
-            metrics = tuple([decode_metric(pm) for pm in pms])
+        common = _CommonPayload.FromString(data)
+        common.DiscardUnknownFields()
+        plain = _decode_plain_metrics(common.metrics) if common.ByteSize() == len(data) else None
+        if plain is not None:
+            msg = common
+            metrics = tuple(plain)
         else:
-            metrics = tuple(_decode_plain_metrics(pms))
+            msg = _PbPayload.FromString(data)
+            metrics = tuple([decode_metric(pm) for pm in msg.metrics])
         return Payload(
             timestamp=msg.timestamp if msg.HasField("timestamp") else None,
             metrics=metrics,
@@ -425,5 +447,7 @@ def decode_payload(data: bytes) -> Payload:
             uuid=msg.uuid if msg.HasField("uuid") else None,
             body=msg.body if msg.HasField("body") else None,
         )
+    except DecodeError as exc:
+        raise SparkplugDecodeError(f"not a Sparkplug B protobuf payload ({len(data)} bytes): {exc}") from None
     except UnicodeDecodeError as exc:
         raise SparkplugDecodeError(f"a string field is not valid UTF-8: {exc}") from None

@@ -18,7 +18,7 @@ from sparkplug.model import Metric
 
 
 @dataclass(slots=True)
-class _MutableMetric:
+class MutableMetric:
     name: Any
     alias: Any
     timestamp: Any
@@ -31,8 +31,8 @@ class _MutableMetric:
     metadata: Any
 
 
-if _MutableMetric.__slots__ != Metric.__slots__:  # pragma: no cover - a guard for whoever edits Metric
-    raise ImportError("sparkplug._metric_factory._MutableMetric must list Metric's fields in the same order")
+if MutableMetric.__slots__ != Metric.__slots__:  # pragma: no cover - a guard for whoever edits Metric
+    raise ImportError("sparkplug._metric_factory.MutableMetric must list Metric's fields in the same order")
 
 
 def new_metric(  # noqa: PLR0917 - positional on purpose: it mirrors Metric's field order
@@ -48,7 +48,7 @@ def new_metric(  # noqa: PLR0917 - positional on purpose: it mirrors Metric's fi
     metadata: Any,
 ) -> Metric:
     """A frozen Metric from already-validated fields (positional, in field order)."""
-    twin: Any = _MutableMetric(
+    twin: Any = MutableMetric(
         name, alias, timestamp, datatype, value, is_historical, is_transient, is_null, properties, metadata
     )
     twin.__class__ = Metric

@@ -401,3 +401,32 @@ def test_data_metric_without_datatype_decodes_raw_then_retypes() -> None:
         retype(raw_flt, DataType.Int32)
     with pytest.raises(SparkplugDecodeError, match="declared Float"):
         retype(retype(raw_flt, DataType.Float), DataType.Double)
+
+
+def test_decoded_metrics_are_ordinary_frozen_metrics() -> None:
+    """The decoder's fast constructor (sparkplug._metric_factory) yields real frozen Metric objects."""
+    import dataclasses
+
+    original = Metric(alias=3, timestamp=9, datatype=DataType.Int32, value=-5)
+    decoded = decode_payload(encode_payload(Payload(metrics=(original,)))).metrics[0]
+    assert type(decoded) is Metric
+    assert decoded == original and hash(decoded) == hash(original)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.value = 1  # type: ignore[misc]
+
+
+def test_fast_and_full_decoding_paths_agree() -> None:
+    """Ordinary metrics take the fast path; a flag, a null or a property anywhere sends the whole payload
+    through the full schema. Both must give the same metrics."""
+    plain = [Metric(alias=n, timestamp=n, datatype=DataType.Int16, value=-n) for n in range(5)]
+    plain.append(Metric(alias=9, timestamp=0, datatype=DataType.UInt32, value=0))
+    for extra in (
+        Metric(alias=10, datatype=DataType.Boolean, value=False, is_historical=True),
+        Metric(alias=11, datatype=DataType.Double),
+        Metric(alias=12, datatype=DataType.Float, value=1.0, properties=PropertySet()),
+    ):
+        payload = Payload(timestamp=1, seq=3, metrics=(*plain, extra))
+        assert decode_payload(encode_payload(payload)) == payload
+    only_plain = Payload(timestamp=1, seq=3, metrics=tuple(plain))
+    assert decode_payload(encode_payload(only_plain)) == only_plain
+    assert decode_payload(encode_payload(only_plain, uint32_in_long_value=True)) == only_plain
