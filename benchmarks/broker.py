@@ -157,7 +157,12 @@ def main() -> int:
     )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--count", type=int, default=25_000, help="messages per fan-in publisher (-K)")
+    parser.add_argument(
+        "--no-uvloop", action="store_true", help="run our broker on the standard asyncio loop"
+    )
     args = parser.parse_args()
+    if args.no_uvloop:
+        os.environ["EDGE_GATEWAY_NO_UVLOOP"] = "1"  # inherited by our broker's process
     build_generator()
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,7 +205,7 @@ def main() -> int:
                                 float(r.get("broker_cpu_pct", 0)) for r in samples["mosquitto"]
                             ),
                             "python": sys.version.split()[0],
-                            "uvloop": _has_uvloop(),
+                            "uvloop": _has_uvloop() and not args.no_uvloop,
                             "cpus": os.cpu_count(),
                         }
                     ),

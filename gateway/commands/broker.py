@@ -24,14 +24,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+    import os
 
     from gateway.broker.runner import run_standalone
 
-    try:
-        import uvloop
+    runner = asyncio.run
+    # uvloop when installed (the 'fast' extra); EDGE_GATEWAY_NO_UVLOOP=1 forces the standard loop.
+    if not os.environ.get("EDGE_GATEWAY_NO_UVLOOP"):
+        try:
+            import uvloop
 
-        runner = uvloop.run
-    except ImportError:
-        runner = asyncio.run
+            runner = uvloop.run
+        except ImportError:
+            pass
     runner(run_standalone(args.config, args.host, args.port, args.allow_anonymous))
     return 0
