@@ -1,19 +1,22 @@
 """One MQTT connection to one upstream server (paho-mqtt 2.x), with our own dead-link watchdog.
 
-Why paho runs in its own thread (``loop_start``) and not on the event loop
--------------------------------------------------------------------------
-We tried the other option on paper: driving paho's socket from asyncio (``add_reader``/``add_writer`` with
-``loop_read``/``loop_write``/``loop_misc``). It keeps everything on one thread, but paho's ``connect()`` is
-blocking (DNS, TCP connect, TLS handshake), TLS needs extra care (decrypted bytes buffered in the SSL object
-do not wake ``add_reader``), and every packet is parsed on the gateway's loop. With ``loop_start`` paho
-parses and writes in its own thread, which is its documented thread-safe mode:
+Why paho's socket is driven from the event loop (no paho thread)
+-----------------------------------------------------------------
+paho offers two ways to run: its own network thread (``loop_start``) or an external loop
+(``loop_read``/``loop_write``/``loop_misc``). We measured both (benchmarks/uplink.py): with the thread,
+every acknowledgement crosses two threads (paho's, then ``call_soon_threadsafe`` to the loop) and the GIL,
+which put milliseconds on every round trip and capped the paced drain. Driven from the loop:
 
-- the event loop only calls ``publish()``/``subscribe()``/``unsubscribe()``; paho appends the packet to
-  its out-queue under its lock and wakes its thread, so **wire order = call order** on the loop thread;
-- every paho callback is marshalled back with ``loop.call_soon_threadsafe``, which is FIFO, so the loop
-  sees CONNACK, messages and acknowledgements **in wire order**, and never runs our code in paho's thread;
-- ``connect()`` runs in a worker thread (``asyncio.to_thread``) bounded by paho's ``connect_timeout``
-  (socket and TLS handshake); the CONNACK wait is bounded by our own deadline on the loop.
+- the socket is registered with ``add_reader``; readable -> ``loop_read`` (again while a TLS socket has
+  decrypted bytes pending, which do not wake a selector); ``publish``/``subscribe`` write at once through
+  paho (it calls ``loop_write`` itself when no socket callbacks are set), and whatever the kernel did not
+  take is flushed by ``add_writer`` -> ``loop_write``; ``loop_misc`` runs from our watchdog tick;
+- paho's callbacks then run on the loop thread, inside ``loop_read``; we defer our handlers with
+  ``call_soon`` (FIFO), so the loop sees CONNACK, messages and acknowledgements **in wire order** and our
+  code never re-enters paho from inside its own callbacks; **wire order = call order** for publishes;
+- the only blocking part, ``connect()`` (DNS, TCP connect, TLS handshake), runs in a worker thread
+  (``asyncio.to_thread``) bounded by paho's ``connect_timeout``; the CONNACK wait is our own deadline.
+  Nothing else touches the client while that thread runs.
 
 Exactly one connection per ``PahoLink`` and a new paho client per attempt (``reconnect_on_failure=False``):
 paho never reconnects by itself, the failover supervisor decides where to go next.
@@ -37,6 +40,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -140,6 +144,10 @@ class PahoLink:
         self._probe_topic = f"gateway-uplink-probe/{safe_id}"
         self._watchdog: asyncio.Task[None] | None = None
         self._info: ConnectionInfo | None = None
+        self._sock: Any = None
+        self._writer_registered = False
+        self._reader_registered = False
+        self._loop_thread = threading.get_ident()
         self.last_ack_latency: float | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -167,6 +175,7 @@ class PahoLink:
             LinkError: any other socket or TLS error while connecting.
         """
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._connack = self._loop.create_future()
         self._closed = self._loop.create_future()
         client = self._client = self._make_client()
@@ -186,7 +195,7 @@ class PahoLink:
             _close_leaked_sockets(error)
             self._finish_closed("connection failed")
             raise LinkError(self.server.name, "connection failed", str(error)) from error
-        client.loop_start()
+        self._register(client)
         try:
             info = await asyncio.wait_for(asyncio.shield(self._connack), timeout)
         except TimeoutError:
@@ -264,8 +273,79 @@ class PahoLink:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
+        if threading.get_ident() == self._loop_thread:
+            loop.call_soon(function, *args)  # after paho's loop_read returns: no re-entrance into paho
+            return
         with contextlib.suppress(RuntimeError):  # the loop is shutting down: nobody is waiting any more
             loop.call_soon_threadsafe(function, *args)
+
+    # -- socket <-> event loop -----------------------------------------------------------------------
+
+    def _register(self, client: mqtt.Client) -> None:
+        """Hand the connected socket to the event loop (called on the loop thread after connect())."""
+        assert self._loop is not None
+        sock = client.socket()
+        if sock is None:
+            return
+        self._sock = sock
+        client.on_socket_close = self._paho_on_socket_close
+        self._loop.add_reader(sock, self._readable)
+        self._reader_registered = True
+        self._flush()
+
+    def _readable(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        client.loop_read()
+        sock = client.socket()
+        # TLS: decrypted bytes can wait inside the SSL object without waking the selector.
+        while sock is not None and getattr(sock, "pending", lambda: 0)() > 0:
+            client.loop_read()
+            sock = client.socket()
+        self._flush()
+
+    def _writable(self) -> None:
+        client = self._client
+        if client is not None:
+            client.loop_write()
+        self._flush()
+
+    def _flush(self) -> None:
+        """Watch for writability only while paho has bytes the kernel did not take."""
+        client, sock, loop = self._client, self._sock, self._loop
+        if (
+            client is None
+            or sock is None
+            or loop is None
+            or client.socket() is None
+            or not self._reader_registered
+        ):
+            return
+        wants = client.want_write()
+        if wants and not self._writer_registered:
+            loop.add_writer(sock, self._writable)
+            self._writer_registered = True
+        elif not wants and self._writer_registered:
+            loop.remove_writer(sock)
+            self._writer_registered = False
+
+    def _paho_on_socket_close(self, _c: Any, _u: Any, sock: Any) -> None:
+        self._unregister(sock)
+
+    def _unregister(self, sock: Any) -> None:
+        """Remove our reader/writer once, while the descriptor is still ours (a closed socket's number
+        may already belong to the next connection)."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or sock is None or not self._reader_registered:
+            return
+        self._reader_registered = False
+        if sock.fileno() < 0:
+            return
+        loop.remove_reader(sock)
+        if self._writer_registered:
+            loop.remove_writer(sock)
+        self._writer_registered = False
 
     def _paho_on_connect(self, _c: Any, _u: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
         self._to_loop(self._on_connack, bool(flags.session_present), reason.value, str(reason), props)
@@ -363,6 +443,7 @@ class PahoLink:
         """
         client = self._require_open()
         info = client.publish(topic, payload, qos, retain)
+        self._flush()
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise LinkClosedError(self.server.name, "publish failed", mqtt.error_string(info.rc))
         if qos > 0:
@@ -382,6 +463,7 @@ class PahoLink:
         """
         client = self._require_open()
         rc, mid = client.subscribe([(topic, qos) for topic, qos in filters])
+        self._flush()
         if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
             raise LinkClosedError(self.server.name, "subscribe failed", mqtt.error_string(rc))
         codes = await self._await_request(mid)
@@ -439,6 +521,7 @@ class PahoLink:
                 )
             else:
                 client.disconnect()
+            self._flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._closed), timeout)
         await self._teardown("closed by the gateway")
@@ -453,8 +536,11 @@ class PahoLink:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
-        if self._client is not None:
-            await asyncio.to_thread(self._client.loop_stop)
+        self._unregister(self._sock)
+        leftover = self._client.socket() if self._client is not None else None
+        if leftover is not None:
+            # paho did not see the end of the stream in time: close the socket ourselves (no DISCONNECT).
+            leftover.close()
 
     # -- watchdog ------------------------------------------------------------------------------------
 
@@ -473,8 +559,12 @@ class PahoLink:
                 return
             if probe is not None and probe.done():
                 probe = None
+            if self._client is not None:
+                self._client.loop_misc()  # paho's own keep-alive (PINGREQ) and its bookkeeping
+                self._flush()
             if probe is None and now - last_probe >= probe_interval and self._client is not None:
                 rc, mid = self._client.unsubscribe(self._probe_topic)
+                self._flush()
                 if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
                     assert self._loop is not None
                     probe = self._loop.create_future()
