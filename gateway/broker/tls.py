@@ -128,7 +128,12 @@ def _warn_if_shared(key_file: Path) -> None:
 
 def peer_common_name(peer: ssl.SSLObject | ssl.SSLSocket) -> str | None:
     """The subject CN of the peer's verified certificate, or ``None`` (no certificate, no CN, unsafe CN)."""
-    certificate = peer.getpeercert()
+    try:
+        certificate = peer.getpeercert()
+    except (ValueError, ssl.SSLError) as exc:
+        # CPython decodes subject strings as strict UTF-8 (UnicodeDecodeError is a ValueError).
+        _log.warning("client certificate subject cannot be decoded (%s): no identity taken from it", exc)
+        return None
     if not certificate:
         return None
     subject = certificate.get("subject", ())

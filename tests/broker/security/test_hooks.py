@@ -180,3 +180,13 @@ def test_start_up_refuses_bad_files(tmp_path: Path) -> None:
     passwd.write_text("x\n")
     with pytest.raises(PasswordFileError, match=r"passwd:1: no ':'"):
         build_security(BrokerSettings(password_file=passwd, acl_file=acl))
+
+
+async def test_unknown_user_and_missing_password_still_pay_for_a_hash(tmp_path: Path) -> None:
+    """Timing must not reveal which users exist: every refusal of a named user goes through the slow hash."""
+    passwd, acl = write_files(tmp_path)
+    auth = build_security(BrokerSettings(password_file=passwd, acl_file=acl)).authenticator
+    for req in (request("eve", b"x"), request("alice", None), request("alice", b"wrong")):
+        result = auth.authenticate(req)
+        assert inspect.isawaitable(result), "answered without hashing"
+        assert not (await result).allowed

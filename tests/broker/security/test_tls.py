@@ -252,3 +252,20 @@ def test_world_readable_key_is_reported(pki: Pki, caplog: pytest.LogCaptureFixtu
     pki.server_key.chmod(0o644)
     build_server_context(cert_file=pki.server_cert, key_file=pki.server_key)
     assert "other users can read it" in caplog.text
+
+
+class _UndecodableCertificate:
+    """Stands in for an SSL object whose certificate subject is not valid UTF-8.
+
+    A fake, because the real thing cannot be made here: OpenSSL 3 refuses to load a certificate whose
+    UTF8String CN holds invalid bytes on the client side, so no handshake can present one to us. CPython
+    would raise UnicodeDecodeError from getpeercert() if one ever arrived.
+    """
+
+    def getpeercert(self) -> dict[str, object]:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+
+def test_cn_that_is_not_utf8_gives_no_identity(caplog: pytest.LogCaptureFixture) -> None:
+    assert peer_common_name(_UndecodableCertificate()) is None  # type: ignore[arg-type]
+    assert "cannot be decoded" in caplog.text
