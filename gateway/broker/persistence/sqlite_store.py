@@ -20,6 +20,7 @@ The durability promise (README.md, "Durability"):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -137,7 +138,9 @@ class SqlitePersistence:
         done: asyncio.Future[None] = loop.create_future()
 
         def finished() -> None:
-            loop.call_soon_threadsafe(_resolve, done)
+            # The loop may be closed by the time a late flush completes; then nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, done)
 
         writer.request_flush(finished)
         await done

@@ -72,6 +72,7 @@ class WriterStats:
     write_errors: int
     lost_operations: int
     backpressure_waits: int
+    failed: bool
     pending: int
     last_commit_seconds: float
 
@@ -95,6 +96,8 @@ class StoreWriter:
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name=f"broker-store {path.name}", daemon=True)
         self._closed = False
+        self.failed = False
+        """True once the writer thread died of an unexpected error (logged); changes are then counted lost."""
         self._lock = threading.Lock()
         self._submitted = self._committed = self._commits = self._cancelled = 0
         self._write_errors = self._lost = self._backpressure = 0
@@ -116,7 +119,8 @@ class StoreWriter:
     def stop(self) -> None:
         """Commit what is pending, stop the thread and wait for it (blocking: call it off the loop)."""
         if not self._closed:
-            self._put(_STOP)
+            if not self.failed:
+                self._queue.put(_STOP)
             self._closed = True
         self._thread.join()
 
@@ -130,6 +134,7 @@ class StoreWriter:
                 write_errors=self._write_errors,
                 lost_operations=self._lost,
                 backpressure_waits=self._backpressure,
+                failed=self.failed,
                 pending=self._queue.qsize(),
                 last_commit_seconds=self._last_commit,
             )
@@ -137,6 +142,13 @@ class StoreWriter:
     def _put(self, item: _Item) -> None:
         if self._closed:
             raise StoreClosedError(f"broker store {self._path} is closed")
+        if self.failed:
+            if isinstance(item, Write):
+                with self._lock:
+                    self._lost += 1
+            elif isinstance(item, _Flush):
+                item.done()
+            return
         try:
             self._queue.put_nowait(item)
             return
@@ -156,16 +168,37 @@ class StoreWriter:
     # --- writer thread ---------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            while True:
+                batch, stop = self._collect()
+                writes = [item for item in batch if isinstance(item, Write)]
+                if writes:
+                    self._commit(writes)
+                for item in batch:
+                    if isinstance(item, _Flush):
+                        item.done()
+                if stop:
+                    return
+        except Exception:
+            # Top of a long-lived thread: a bug here must not leave the broker blocked on a full queue.
+            # Log it, count what can no longer be stored, and let submit() drop instead of wait.
+            _log.exception(
+                "broker store %s: the writer thread failed; changes are no longer stored", self._path
+            )
+            self.failed = True
+            self._drain_after_failure()
+
+    def _drain_after_failure(self) -> None:
         while True:
-            batch, stop = self._collect()
-            writes = [item for item in batch if isinstance(item, Write)]
-            if writes:
-                self._commit(writes)
-            for item in batch:
-                if isinstance(item, _Flush):
-                    item.done()
-            if stop:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
                 return
+            if isinstance(item, Write):
+                with self._lock:
+                    self._lost += 1
+            elif isinstance(item, _Flush):
+                item.done()
 
     def _collect(self) -> tuple[list[_Item], bool]:
         batch: list[_Item] = [self._queue.get()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from pathlib import Path
@@ -211,4 +212,26 @@ async def test_disk_full_is_counted_and_the_broker_keeps_going(tmp_path: Path) -
     store.retained_set(StoredMessage("small", b"ok", 0, True))  # still accepts (and stores) small changes
     await store.flush()
     assert read_rows(store.path, "SELECT topic FROM retained") == [("small",)]
+    await store.close()
+
+
+async def test_a_dead_writer_thread_never_blocks_the_broker(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqlitePersistence(tmp_path, queue_size=4)
+    await store.load()
+    writer = store._writer
+    assert writer is not None
+
+    def broken_callback() -> None:
+        raise ZeroDivisionError("a bug in a flush callback")
+
+    writer.request_flush(broken_callback)  # the writer thread dies of it
+    await asyncio.to_thread(writer._thread.join, 10)
+    assert writer.failed and "the writer thread failed" in caplog.text
+    for index in range(100):  # more than the queue holds: must not block
+        store.retained_set(StoredMessage(f"t/{index}", b"v", 0, True))
+    await store.flush()  # answered at once instead of hanging
+    stats = store.stats()
+    assert stats is not None and stats.failed and stats.lost_operations == 100
     await store.close()
