@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from gateway.control import contract as c
@@ -140,22 +140,11 @@ class CommandHandler:
             )
 
     async def _dispatch(self, request: c.Request, sender: str) -> Any:
-        view = self._view
-        handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
-            c.FailoverNow: view.failover_now,
-            c.Rebirth: view.rebirth,
-            c.SetDeviceEnabled: view.set_device_enabled,
-            c.ModbusRead: view.modbus_read,
-            c.BrowseOpcUa: view.browse_opcua,
-            c.GetConfig: view.get_config,
-            c.ValidateConfig: view.validate_config,
-            c.ApplyConfig: view.apply_config,
-            c.ReloadConfig: view.reload_config,
-            c.FetchLogs: view.fetch_logs,
-        }
+        # GatewayView names each method after its command (CommandName values).
+        method = getattr(self._view, request.COMMAND.value)
         if isinstance(request, c.WriteTag):
-            return await view.write_tag(request, sender)
-        return await handlers[type(request)](request)
+            return await method(request, sender)
+        return await method(request)
 
     def _answer_error(
         self,

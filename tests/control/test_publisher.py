@@ -1,0 +1,172 @@
+"""The status publisher's pacing and shapes, driven with a hand-turned clock.
+
+The view here is a small in-memory GatewayView (a seam, the daemon's real one is exercised end to end
+in tests/e2e/test_control_plane.py); time is passed in, so pacing is checked without sleeping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from gateway.control import contract as c
+from gateway.control.publisher import StatusPublisher
+
+
+class View:
+    """Snapshots held in attributes; commands are not used by the publisher."""
+
+    def __init__(self) -> None:
+        self.devices: dict[str, c.DeviceStatus] = {"pump": self._device("pump")}
+        self.tags: dict[str, tuple[c.TagValue, ...]] = {
+            "pump": (c.TagValue("Speed", 1, c.Quality.GOOD, 1, "Int32"),)
+        }
+        self.gateway = c.GatewayStatus(1, "G", "E", "0", 0, 0.0, None, None)
+
+    @staticmethod
+    def _device(name: str) -> c.DeviceStatus:
+        return c.DeviceStatus(1, name, "modbus_tcp", "h:502 unit 1", True, c.DeviceHealth.OK, True, 1, 1000)
+
+    def gateway_status(self) -> c.GatewayStatus:
+        return self.gateway
+
+    def uplink_status(self) -> c.UplinkStatus:
+        return c.UplinkStatus(1, (), None, c.SessionState.DISCONNECTED, 0, None, None)
+
+    def store_status(self) -> c.StoreStatus:
+        return c.StoreStatus(1, c.StoreMode.LIVE, 0, 0, None)
+
+    def broker_status(self) -> c.BrokerStatus:
+        return c.BrokerStatus(1, (), 0)
+
+    def device_ids(self) -> tuple[str, ...]:
+        return tuple(self.devices)
+
+    def device_status(self, device_id: str) -> c.DeviceStatus | None:
+        return self.devices.get(device_id)
+
+    def device_tags(self, device_id: str) -> tuple[c.TagValue, ...] | None:
+        return self.tags.get(device_id)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make() -> tuple[StatusPublisher, View, Clock, list[tuple[str, bytes, int, bool]]]:
+    view, clock, sent = View(), Clock(), []
+    publisher = StatusPublisher(
+        view, lambda *a: sent.append(a), version="1", pid=7, clock=clock, wall=lambda: 5
+    )  # type: ignore[arg-type]
+    return publisher, view, clock, sent
+
+
+def topics(sent: list[tuple[str, bytes, int, bool]]) -> list[str]:
+    return [t for t, *_ in sent]
+
+
+def test_start_publishes_state_and_every_snapshot_retained() -> None:
+    publisher, _view, _clock, sent = make()
+    publisher.start()
+    assert topics(sent)[0] == c.STATE_TOPIC
+    assert {
+        c.GATEWAY_TOPIC,
+        c.UPLINK_TOPIC,
+        c.STORE_TOPIC,
+        c.BROKER_TOPIC,
+        c.device_status_topic("pump"),
+        c.tags_topic("pump"),
+    } <= set(topics(sent))
+    assert all(retain for topic, _p, _q, retain in sent)
+    for topic, payload, *_ in sent:
+        _ref, message = c.decode_topic_message(topic, payload)
+        assert message is not None
+
+
+def test_unchanged_snapshots_wait_for_the_heartbeat() -> None:
+    publisher, _view, clock, sent = make()
+    publisher.start()
+    sent.clear()
+    clock.now += c.STATUS_INTERVAL_S * 2
+    publisher.tick()
+    assert sent == []
+    clock.now += c.STATUS_HEARTBEAT_S
+    publisher.tick()
+    assert c.GATEWAY_TOPIC in topics(sent)
+
+
+def test_changed_snapshot_waits_for_the_interval() -> None:
+    publisher, view, clock, sent = make()
+    publisher.start()
+    sent.clear()
+    view.devices["pump"] = dataclasses.replace(view.devices["pump"], health=c.DeviceHealth.DOWN)
+    clock.now += c.STATUS_INTERVAL_S / 2
+    publisher.tick()
+    assert c.device_status_topic("pump") not in topics(sent)
+    clock.now += c.STATUS_INTERVAL_S
+    publisher.tick()
+    assert c.device_status_topic("pump") in topics(sent)
+
+
+def test_tag_changes_are_batched_at_two_hertz_with_overwrites_counted() -> None:
+    publisher, _view, clock, sent = make()
+    publisher.start()
+    sent.clear()
+    for value in range(10):
+        publisher.tags_changed("pump", (c.TagValue("Speed", value, c.Quality.GOOD, value, "Int32"),))
+    publisher.tick()
+    batches = [p for t, p, *_ in sent if t == c.tag_changes_topic("pump")]
+    assert len(batches) == 1
+    batch = c.decode_message(batches[0], c.TagChanges)
+    assert [t.value for t in batch.changes] == [9] and batch.dropped == 9
+    publisher.tags_changed("pump", (c.TagValue("Speed", 10, c.Quality.GOOD, 10, "Int32"),))
+    clock.now += c.TAG_CHANGES_MIN_INTERVAL_S / 2
+    publisher.tick()
+    assert len([t for t in topics(sent) if t == c.tag_changes_topic("pump")]) == 1
+    clock.now += c.TAG_CHANGES_MIN_INTERVAL_S
+    publisher.tick()
+    assert len([t for t in topics(sent) if t == c.tag_changes_topic("pump")]) == 2
+
+
+def test_removed_device_clears_its_retained_topics() -> None:
+    publisher, view, _clock, sent = make()
+    publisher.start()
+    sent.clear()
+    del view.devices["pump"]
+    del view.tags["pump"]
+    publisher.tick()
+    cleared = {t for t, payload, _q, retain in sent if payload == b"" and retain}
+    assert cleared == {c.device_status_topic("pump"), c.tags_topic("pump")}
+
+
+def test_events_and_the_recent_ring() -> None:
+    publisher, _view, _clock, sent = make()
+    for i in range(c.RECENT_EVENTS_LIMIT + 5):
+        publisher.event(c.Event(i, c.Severity.INFO, "test", "tick", f"event {i}"))
+    ring = c.decode_message([p for t, p, *_ in sent if t == c.RECENT_EVENTS_TOPIC][-1], c.RecentEvents)
+    assert (
+        len(ring.events) == c.RECENT_EVENTS_LIMIT
+        and ring.events[-1].message == f"event {c.RECENT_EVENTS_LIMIT + 4}"
+    )
+
+
+def test_log_tail_is_bounded_per_batch() -> None:
+    publisher, _view, clock, sent = make()
+    for i in range(c.LOG_BATCH_MAX_LINES * 5):
+        publisher.log_line(c.LogLine(i, c.Severity.INFO, "x", f"line {i}"))
+    clock.now += 1
+    publisher.tick()
+    [batch_payload] = [p for t, p, *_ in sent if t == c.LOGS_TOPIC]
+    batch = c.decode_message(batch_payload, c.LogBatch)
+    assert len(batch.lines) == c.LOG_BATCH_MAX_LINES
+    assert batch.dropped == c.LOG_BATCH_MAX_LINES  # beyond the 4-batch buffer
+
+
+def test_stop_publishes_offline_state() -> None:
+    publisher, _view, _clock, sent = make()
+    publisher.start()
+    publisher.stop()
+    state = c.decode_message([p for t, p, *_ in sent if t == c.STATE_TOPIC][-1], c.DaemonState)
+    assert not state.online and state.pid == 7
