@@ -7,6 +7,7 @@ in tests/e2e/test_control_plane.py); time is passed in, so pacing is checked wit
 from __future__ import annotations
 
 import dataclasses
+
 from gateway.control import contract as c
 from gateway.control.publisher import StatusPublisher
 
