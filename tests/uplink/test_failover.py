@@ -325,3 +325,15 @@ async def test_disk_full_during_an_outage_drops_oldest_counted_and_delivers_the_
         assert len(missing) == stored_drops - refused, (len(missing), stored_drops, refused)
         assert missing and max(missing) < max(accepted - missing)  # drop-oldest
         print(f"accepted {len(accepted)}, dropped oldest {len(missing)}, refused {refused}")
+
+
+@pytest.mark.timeout(60)
+async def test_a_refusing_server_is_skipped_for_the_next(mosquitto_factory, counter, tmp_path) -> None:
+    refusing = mosquitto_factory(["allow_anonymous false"])  # the last value in the file wins
+    b = mosquitto_factory()
+    counter.watch(b)
+    async with running_uplink([server(refusing, name="A"), server(b, name="B")], tmp_path) as run:
+        await online_on(run.uplink, "B")
+        first = run.uplink.status().switches[0]
+        assert first.to_server == "B" and first.attempts == 2
+        assert "refused" in first.detail, first
