@@ -22,7 +22,8 @@ from gateway.broker.codec.packets import Suback, Subscribe, Unsuback, Unsubscrib
 from gateway.broker.codec.properties import NO_PROPERTIES, Properties
 from gateway.broker.codec.topics import split_shared
 from gateway.broker.codes import ReasonCode
-from gateway.broker.connection import Connection, State
+from gateway.broker.connection import Connection
+from gateway.broker.connection_state import State
 from gateway.broker.hooks import (
     Action,
     Authorizer,

@@ -82,7 +82,7 @@ async def test_t5_topic_alias_remapping(broker: Broker, raw_mqtt: RawFactory) ->
             Publish(f"t/{index}", b"", 0, properties=Properties(topic_alias=1 + index % 10))
         )
     await raw.send_hex("c0 00")
-    await raw.expect_hex("d0 00")
+    await raw.expect_hex("d0 00", timeout=20)  # behind 10 000 PUBLISH on a shared, busy machine
     conn = broker.core.sessions["aliaser"].connection
     assert conn is not None
     assert len(conn._alias_in) == 10

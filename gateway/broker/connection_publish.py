@@ -1,0 +1,194 @@
+# ruff: noqa: PLR0917  (hot-path calls pass positionally: keyword arguments cost time per message)
+"""Incoming PUBLISH of a connection: topic aliases, QoS 2 duplicate detection and Receive Maximum,
+limits and ACL, routing, and the acknowledgement with its 5.0 reason code and reason string."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from gateway.broker.codec.decode import parse_publish
+from gateway.broker.codec.encode import (
+    encode_ack,
+)
+from gateway.broker.codec.packets import (
+    Connect,
+)
+from gateway.broker.codec.properties import NO_PROPERTIES, Properties
+from gateway.broker.codec.stream import FrameReader
+from gateway.broker.codec.wire import encode_utf8
+from gateway.broker.codes import ReasonCode
+from gateway.broker.connection_state import State
+from gateway.broker.errors import ProtocolError
+from gateway.broker.hooks import AuthRequest
+from gateway.broker.message import Message
+
+if TYPE_CHECKING:
+    from gateway.broker.connection import Connection
+    from gateway.broker.core import BrokerCore
+    from gateway.broker.session import Session
+
+log = logging.getLogger(__name__)
+
+V5 = 5
+
+
+class InboundPublishMixin:
+    """Mixin of :class:`~gateway.broker.connection.Connection`; see its module docstring."""
+
+    # No __slots__ here: mypy cannot check slot assignments across mixins; Connection declares them all, so
+    # no instance __dict__ is ever filled.
+
+    if TYPE_CHECKING:
+        _core: BrokerCore
+        _out: list[bytes]
+        _out_size: int
+        _alias_in: dict[int, str]
+        _alias_out: dict[str, int]
+        _buffered: bytearray
+        _connect: Connect | None
+        _clean_start: bool
+        _reader: FrameReader
+        on_output: Callable[[], None]
+        congested: bool
+        session: Session | None
+        version: int
+        client_id: str
+        client_topic_alias_max: int
+        client_max_packet: int
+        send_window: int
+        request_problem_info: bool
+        state: State
+        pending_auth: AuthRequest | None
+        peer_host: str
+        peer_port: int
+        peer_cert_cn: str | None
+        listener: str
+        use_identity_as_username: bool
+        keepalive_limit: float
+        will: Message | None
+        will_delay: int
+        close_requested: bool
+
+        def _write(self, data: bytes) -> None: ...
+
+        def _close(self, reason: ReasonCode | None = None, reason_string: str | None = None) -> None: ...
+
+        def _process(self, data: bytes, now: float) -> None: ...
+
+        def _fail(self, exc: ProtocolError) -> None: ...
+
+    # -- PUBLISH in -------------------------------------------------------------------------------------
+
+    def _on_publish_frame(self, first: int, buf: bytes, start: int, end: int, now: float) -> None:
+        topic, topic_bytes, qos, retain, _dup, pid, props, payload_start = parse_publish(
+            first, buf, start, end, self.version
+        )
+        payload = buf[payload_start:end]
+        message = self._on_publish(topic, topic_bytes, payload, qos, retain, pid, props, now)
+        if message is None:
+            return
+        if props is NO_PROPERTIES:
+            # The PUBLISH as received (QoS 0, retain 0, no properties) is byte for byte what a subscriber of
+            # the same protocol level gets: share it instead of re-encoding (minimal RL encoding is enforced).
+            length = end - start
+            header = 2 if length < 128 else 3 if length < 16_384 else 4 if length < 2_097_152 else 5
+            frame = buf[start - header : end] if start - header > 0 or end < len(buf) else buf
+            if self.version == V5:
+                message.enc_qos0_v5 = frame
+            else:
+                message.enc_qos0_v4 = frame
+        self._core.publish(message, now)
+
+    def _on_publish(
+        self,
+        topic: str,
+        topic_bytes: bytes,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        pid: int | None,
+        props: Properties,
+        now: float,
+    ) -> Message | None:
+        """Validate and route (QoS 1/2 and retained) or return the Message for the caller to route (QoS 0
+        not retained, so it can attach the received bytes first). Sends the acknowledgement."""
+        core = self._core
+        core.stats.publish_received += 1
+        if self.version == V5 and props is not NO_PROPERTIES:
+            if props.subscription_identifiers:
+                raise ProtocolError("PUBLISH from a client with a Subscription Identifier [MQTT-3.3.4-6]")
+            alias = props.topic_alias
+            if alias is not None:
+                if alias == 0 or alias > core.limits.topic_alias_maximum:
+                    raise ProtocolError(
+                        f"topic alias {alias} outside 1..{core.limits.topic_alias_maximum}",
+                        ReasonCode.TOPIC_ALIAS_INVALID,
+                    )
+                if topic:
+                    self._alias_in[alias] = topic
+                else:
+                    known = self._alias_in.get(alias)
+                    if known is None:
+                        raise ProtocolError(f"unknown topic alias {alias} with an empty topic [MQTT-3.3.2-8]")
+                    topic = known
+                    topic_bytes = encode_utf8(topic)
+                props = props.with_changes(topic_alias=None)
+                if props == NO_PROPERTIES:
+                    props = NO_PROPERTIES
+        if not topic:
+            raise ProtocolError("PUBLISH with an empty topic and no topic alias [MQTT-3.3.2-8]")
+        session = self.session
+        assert session is not None
+        if qos == 2 and pid in session.inbound_qos2:
+            # A resend of a QoS 2 message we already routed: acknowledge, never route twice [MQTT-4.3.3-10].
+            self._write(encode_ack(5, pid, version=self.version))
+            return None
+        if qos == 2 and len(session.inbound_qos2) >= core.limits.receive_maximum:
+            raise ProtocolError(
+                "more unacknowledged QoS 2 PUBLISH than Receive Maximum", ReasonCode.RECEIVE_MAXIMUM_EXCEEDED
+            )
+        reason = core.check_publish(cast("Connection", self), topic)
+        if reason is not None:
+            if reason == ReasonCode.TOPIC_NAME_INVALID and self.version != V5:
+                raise ProtocolError(f"topic {topic[:60]!r} exceeds the topic limits", reason)
+            if pid is not None:
+                self._write(encode_ack(3 + qos, pid, *self._ack_reason(reason), version=self.version))
+            return None
+        expires_at = None if props.message_expiry_interval is None else now + props.message_expiry_interval
+        message = Message(topic, payload, qos, retain, props, expires_at, self.client_id, topic_bytes)
+        if qos == 0 and not retain:
+            return message
+        matched = core.publish(message, now)
+        if qos == 0:
+            return None
+        if matched < 0:
+            code = ReasonCode.QUOTA_EXCEEDED if self.version == V5 else 0
+        elif matched == 0 and self.version == V5:
+            code = ReasonCode.NO_MATCHING_SUBSCRIBERS
+        else:
+            code = 0
+        if qos == 1:
+            self._write(encode_ack(4, pid, *self._ack_reason(code), version=self.version))  # type: ignore[arg-type]
+        else:
+            if code < 0x80:
+                session.inbound_qos2.add(pid)  # type: ignore[arg-type]
+            self._write(encode_ack(5, pid, *self._ack_reason(code), version=self.version))  # type: ignore[arg-type]
+        return None
+
+    def _ack_reason(self, code: int) -> tuple[int, Properties]:
+        """Reason code and (5.0, failures, unless the client asked for no problem information) a reason
+        string for a PUBACK/PUBREC; 3.1.1 acknowledgements carry neither."""
+        if self.version != V5:
+            return 0, NO_PROPERTIES
+        if code < 0x80 or not self.request_problem_info:
+            return code, NO_PROPERTIES
+        return code, Properties(reason_string=_REASON_TEXT.get(code, "refused"))
+
+
+_REASON_TEXT: dict[int, str] = {
+    ReasonCode.NOT_AUTHORIZED: "not authorised to publish to this topic",
+    ReasonCode.TOPIC_NAME_INVALID: "topic exceeds the broker's topic length or level limits",
+    ReasonCode.QUOTA_EXCEEDED: "retained message store is full",
+}
