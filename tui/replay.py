@@ -1,13 +1,16 @@
 """Replay a recorded control-plane stream instead of connecting (snapshot tests, offline review).
 
 A recording is JSON lines, one message each: ``{"topic": T, "retained": bool, "payload": {...}}``
-where ``payload`` is the decoded JSON envelope (or ``null`` for an empty payload). Re-encoding on
+where ``payload`` is the decoded JSON envelope (or ``null`` for an empty payload); binary payloads
+(Sparkplug protobuf) are ``"payload_b64": "..."`` instead. Re-encoding on
 load keeps recordings readable and diffable. Every line is checked with the contract when the model
 applies it, so a recording made for another schema version shows the mismatch banner.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,10 +36,14 @@ def load_recording(path: Path) -> list[tuple[str, bytes, bool]]:
             continue
         try:
             item = json.loads(line)
-            topic, retained, payload = item["topic"], bool(item.get("retained", False)), item["payload"]
-        except (ValueError, KeyError, TypeError) as exc:
+            topic, retained = item["topic"], bool(item.get("retained", False))
+            if "payload_b64" in item:
+                data = base64.b64decode(item["payload_b64"], validate=True)
+            else:
+                payload = item["payload"]
+                data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise SettingsError(f"{path}:{number}: not a recording line ({exc})") from None
-        data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         out.append((str(topic), data, retained))
     return out
 
@@ -45,8 +52,12 @@ def dump_recording(messages: Sequence[tuple[str, bytes, bool]]) -> str:
     """The JSON-lines text of a recording (the inverse of :func:`load_recording`)."""
     lines = []
     for topic, payload, retained in messages:
-        decoded = json.loads(payload) if payload else None
-        lines.append(json.dumps({"topic": topic, "retained": retained, "payload": decoded}, sort_keys=True))
+        item: dict[str, object] = {"topic": topic, "retained": retained}
+        try:
+            item["payload"] = json.loads(payload) if payload else None
+        except ValueError:  # not JSON (a Sparkplug payload): keep the bytes
+            item["payload_b64"] = base64.b64encode(payload).decode()
+        lines.append(json.dumps(item, sort_keys=True))
     return "\n".join(lines) + "\n"
 
 
