@@ -26,8 +26,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 class ControlClient:
     """What the terminal UI does, in miniature: watch everything, send commands, match responses."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, username: str | None = None, password: str | None = None) -> None:
         self.client_id = f"test-tui-{uuid.uuid4().hex[:6]}"
+        self.puback_codes: list[int] = []
         self.messages: list[tuple[c.TopicRef, object | None]] = []
         self.errors: list[str] = []
         self.responses: dict[bytes, bytes] = {}
@@ -35,6 +36,9 @@ class ControlClient:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_a: self._ready.set()
+        self.client.on_publish = lambda _c, _u, _mid, code, _p: self.puback_codes.append(code.value)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         self.client.subscribe([(c.ALL_FILTER, 1), (c.reply_topic(self.client_id), 1)])
@@ -52,6 +56,16 @@ class ControlClient:
             self.messages.append(c.decode_topic_message(message.topic, bytes(message.payload)))
         except c.ContractError as exc:
             self.errors.append(f"{message.topic}: {exc}")
+
+    def send(self, request: c.Request) -> bytes:
+        """Publish a request (QoS 1, waits for the PUBACK); returns its correlation data."""
+        topic, payload = c.encode_request(request)
+        correlation = uuid.uuid4().bytes
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.ResponseTopic = c.reply_topic(self.client_id)
+        properties.CorrelationData = correlation
+        self.client.publish(topic, payload, qos=1, properties=properties).wait_for_publish(5)
+        return correlation
 
     def command(self, request: c.Request, timeout: float = 15.0) -> c.Response:
         topic, payload = c.encode_request(request)
