@@ -325,18 +325,29 @@ def _metric_dicts(
             raw = convert(value)
         except SparkplugEncodeError as exc:
             raise SparkplugEncodeError(f"metric {_label(metric)}: {exc}") from None
-        if with_datatype:
-            append(
-                {
-                    "name": metric.name,
+        # Each key costs upb time even when None, so the usual shapes get their own literals.
+        name = metric.name
+        if name is None:
+            if with_datatype:
+                fields = {
                     "alias": metric.alias,
                     "timestamp": metric.timestamp,
                     "datatype": datatype,
                     field: raw,
                 }
-            )
+            else:
+                fields = {"alias": metric.alias, "timestamp": metric.timestamp, field: raw}
+        elif with_datatype:
+            fields = {
+                "name": name,
+                "alias": metric.alias,
+                "timestamp": metric.timestamp,
+                "datatype": datatype,
+                field: raw,
+            }
         else:
-            append({"name": metric.name, "alias": metric.alias, "timestamp": metric.timestamp, field: raw})
+            fields = {"name": name, "alias": metric.alias, "timestamp": metric.timestamp, field: raw}
+        append(fields)
     return out
 
 
