@@ -132,6 +132,7 @@ class StoreStatus:
         commits: transactions committed since start (each one fsync with ``synchronous=FULL``).
         disk_full: the last insert hit SQLITE_FULL (cleared by the next successful insert).
         problems: start-up and run-time problems, oldest first.
+        max_bytes: the configured byte cap (``None``: unlimited), for a fill-level display.
     """
 
     mode: StoreMode
@@ -145,6 +146,7 @@ class StoreStatus:
     commits: int = 0
     disk_full: bool = False
     problems: tuple[StoreProblem, ...] = ()
+    max_bytes: int | None = None
 
     @property
     def dropped_total(self) -> int:

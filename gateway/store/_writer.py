@@ -176,6 +176,7 @@ class StoreWriter:
                 commits=c.commits,
                 disk_full=c.disk_full,
                 problems=tuple(c.problems),
+                max_bytes=self._limits.max_bytes,
             )
 
     def join(self, timeout: float | None = None) -> None:

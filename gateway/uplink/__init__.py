@@ -13,6 +13,23 @@ Public surface, as the daemon wires it (each module's docstring states the contr
 - :class:`Bridge` with :class:`BridgeRule`: plain MQTT topics between a :class:`LocalBus` and upstream.
 - :class:`PahoLink`: one connection (paho in its own thread, our dead-link watchdog).
 - settings: :class:`ServerSettings`, :class:`TlsSettings`, :class:`FailoverSettings`, :class:`MqttVersion`.
+
+Wiring, as the daemon does it (inside its event loop)::
+
+    store = MessageStore(data_dir / "store-and-forward.sqlite3", limits=StoreLimits(...))
+    await store.open()                                   # never raises for a bad file: see status()
+    forwarder = Forwarder(store, pacing=DrainPacing(...))    # MessageStore satisfies Backlog
+    bdseq = BdSeqStore(data_dir / "bdseq")
+    node = EdgeNode(edge_config, next_bd_seq=bdseq.load())
+    bridge = Bridge(rules, local_bus, forwarder)         # local_bus: the embedded broker's LocalBus adapter
+    session = SparkplugSession(node, forwarder, bdseq, on_action=apply_write_or_reboot,
+                               extra_subscriptions=bridge.upstream_subscriptions(),
+                               on_inbound=bridge.on_upstream)
+    uplink = Uplink(servers, session, failover, on_switch=publish_switch_to_control_plane)
+    bridge.start()
+    task = asyncio.create_task(uplink.run())
+    ...  session.metrics_changed(device_id, samples)   # from the tag model; await the future to be durable
+    ...  await uplink.stop(); await task; await forwarder.aclose(); await store.close()
 """
 
 from gateway.uplink._backlog import (
