@@ -145,3 +145,25 @@ async def test_will_is_published_when_the_link_dies_and_not_on_clean_close_v5(mo
     await async_wait_until(lambda: len(watcher_messages) >= 2, timeout=5)
     assert [m.payload for m in watcher_messages[:2]] == [b"explicit", b"bdSeq=1"]
     await watcher.close()
+
+
+async def test_the_event_loop_keeps_running_while_connecting_to_a_black_hole() -> None:
+    hole = SynBlackhole()
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - before - 0.01)
+
+    task = asyncio.create_task(ticker())
+    try:
+        with pytest.raises(ConnectTimeoutError):
+            await PahoLink(server_for(hole.port), FAST).connect()
+    finally:
+        task.cancel()
+        hole.close()
+    # About one tick per 10 ms during the whole connect timeout; none of them held up by the connect.
+    assert len(lags) >= 0.5 * FAST.connect_timeout / 0.01
+    assert max(lags) < 0.5, max(lags)
