@@ -24,6 +24,7 @@ oldest) and emitted in batches, with the server's source timestamps kept.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from typing import Any
@@ -122,7 +123,10 @@ class OpcUaDriver(Driver):
                 client = await open_session(self.server)
                 self._client = client
                 self.connects += 1
-                self.session_id = str(getattr(client.uaclient, "_session_id", None) or "") or None
+                # a fingerprint of the session's authentication token (the token itself is a secret)
+                session = getattr(client.uaclient, "session", None)
+                token = str(getattr(session, "authentication_token", "") or "")
+                self.session_id = hashlib.sha256(token.encode()).hexdigest()[:12] if token else None
                 self._backoff.reset()
                 await self._run_session(client)
             except asyncio.CancelledError:

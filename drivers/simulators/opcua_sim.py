@@ -13,7 +13,8 @@ takes a slot) (see
 Security: ``security`` lists the endpoints to offer (``none``, ``sign``, ``sign_encrypt``, the last
 two with Basic256Sha256); the server certificate is generated into ``cert_dir`` when not given.
 ``users`` turns on username/password checking. Test hooks: :meth:`pause_publishing` (the session
-stays up but subscriptions go silent, catalogue T56) and :meth:`subscription_count` (T53).
+stays up but subscriptions go silent, catalogue T56), :meth:`expire_sessions` (T54b) and
+:meth:`subscription_count` (T53).
 
 Start-up was measured at ~1.5 s on the development machine, nearly all of it asyncua filling the
 standard address space (it does so in a worker thread, so the event loop stays responsive); asyncua's
@@ -288,6 +289,14 @@ class OpcUaSimulator:
             self._nodes[tag_name].nodeid,
             ua.DataValue(ua.Variant(value, getattr(ua.VariantType, var.type_name))),
         )
+
+    async def expire_sessions(self) -> int:
+        """Close every client session server-side, as a session timeout would (catalogue T54b);
+        returns how many were closed. The TCP connections stay open."""
+        sessions = list(self._server.iserver._external_sessions.values())
+        for session in sessions:
+            await session.close_session()
+        return len(sessions)
 
     def subscription_count(self) -> int:
         return len(self._server.iserver.subscription_service.subscriptions)

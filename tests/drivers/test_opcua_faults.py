@@ -211,3 +211,22 @@ async def test_username_identity(tmp_path: Path) -> None:
             assert wrong.last_error is not None and wrong.last_error.kind is ErrorKind.SECURITY, (
                 wrong.last_error
             )
+
+
+@pytest.mark.timeout(60)
+async def test_t54b_expired_session_gets_a_new_session_and_subscription() -> None:
+    """T54 (b): the server drops the session (as after a long link-down): the driver notices,
+    marks the gap and opens a new session with a new subscription. (T54 (a), re-activating the same
+    session after a short outage, is not implemented: every failure opens a new session.)"""
+    async with OpcUaSimulator(update_interval=0.05) as sim:
+        driver = OpcUaDriver("o", server_spec(sim))
+        async with Collector(driver) as c:
+            await c.wait_count("Line1.Counter", 2)
+            first_session = driver.session_id
+            assert await sim.expire_sessions() == 1
+            bad = await c.wait_quality("Line1.Counter", Quality.BAD, timeout=10)
+            assert bad.error is not None
+            await c.wait_quality("Line1.Counter", Quality.GOOD, timeout=10)
+            assert driver.connects == 2 and driver.subscriptions_created == 2
+            assert driver.session_id != first_session
+            assert sim.subscription_count() == 1
