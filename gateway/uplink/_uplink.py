@@ -163,12 +163,20 @@ class Uplink:
                 pending.attempts += 1
                 self._set_state(UplinkState.CONNECTING, server.name)
                 self._plan.attempt(index, time.monotonic())
-                link = PahoLink(
-                    server,
-                    self._failover,
-                    will=await self._session.will(server),
-                    on_message=self._session.on_message,
-                )
+                try:
+                    will = await self._session.will(server)
+                except OSError as error:
+                    # Sparkplug: the next bdSeq could not be persisted (disk full, read-only). Connecting
+                    # anyway could reuse a bdSeq after a restart, so wait and try again instead.
+                    self._session.offline()
+                    self._last_error = f"cannot prepare the connection: {error}"
+                    log.error("upstream %s: %s", server.name, self._last_error)
+                    index, delay = self._plan.after_failure(
+                        index, SwitchReason.SESSION_ERROR, time.monotonic()
+                    )
+                    await self._backoff(max(delay, self._failover.backoff_initial), self._servers[index].name)
+                    continue
+                link = PahoLink(server, self._failover, will=will, on_message=self._session.on_message)
                 try:
                     await link.connect()
                 except LinkError as error:

@@ -258,3 +258,32 @@ async def test_births_wait_for_the_primary_host_and_its_offline_moves_on(mosquit
             )
     finally:
         watcher.close()
+
+
+@pytest.mark.timeout(30)
+async def test_unwritable_bdseq_file_blocks_connecting_but_not_the_uplink(mosquitto, tmp_path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    config = EdgeNodeConfig(
+        group_id="G", edge_node_id="E", node_metrics=(MetricSpec("counter", DataType.Int64),)
+    )
+    bdseq = BdSeqStore(blocker / "bdseq")
+    store = MessageStore(None)
+    await store.open()
+    forwarder = Forwarder(store)
+    session = SparkplugSession(EdgeNode(config), forwarder, bdseq)
+    uplink = Uplink([server(mosquitto, name="A")], session, FAST)
+    task = asyncio.create_task(uplink.run())
+    try:
+        await async_wait_until(
+            lambda: "cannot prepare the connection" in uplink.status().last_error, timeout=10
+        )
+        # Samples are still accepted (into the in-memory store) while it cannot connect.
+        future = session.metrics_changed(None, [Sample("counter", 1, time.time_ns() // 1_000_000)])
+        assert future is not None and await future is Delivery.STORED
+        assert not task.done() and not uplink.status().switches
+    finally:
+        await uplink.stop()
+        await asyncio.wait_for(task, 10)
+        await forwarder.aclose()
+        await store.close()
