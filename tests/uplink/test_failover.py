@@ -337,3 +337,33 @@ async def test_a_refusing_server_is_skipped_for_the_next(mosquitto_factory, coun
         first = run.uplink.status().switches[0]
         assert first.to_server == "B" and first.attempts == 2
         assert "refused" in first.detail, first
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+async def test_a_flapping_preferred_server_costs_at_most_one_switch_per_hold_down(
+    mosquitto_factory, counter, tmp_path
+) -> None:
+    a, b = mosquitto_factory(), mosquitto_factory()
+    counter.watch(b)
+    async with running_uplink([server(a, name="A"), server(b, name="B")], tmp_path) as run:
+        await online_on(run.uplink, "A")
+        producer = Producer(run.forwarder, period=0.002)
+        producer.start()
+        a.kill()
+        await online_on(run.uplink, "B")
+        flapping_from = time.monotonic()
+        for _ in range(8):  # A up for about 0.3 s, then down again: never stable for the 1 s hold-down
+            a.start()
+            await asyncio.sleep(0.3)
+            a.kill()
+            await asyncio.sleep(0.2)
+        flapping_for = time.monotonic() - flapping_from
+        failbacks = [s for s in run.uplink.status().switches if s.reason is SwitchReason.FAILBACK]
+        assert len(failbacks) <= flapping_for / FAST.hold_down, (failbacks, flapping_for)
+        a.start()  # stable now
+        counter.watch(a)
+        await online_on(run.uplink, "A", timeout=15)
+        await producer.stop()
+        await assert_all_arrive(producer, counter)
+        assert run.uplink.status().switches[-1].reason is SwitchReason.FAILBACK
