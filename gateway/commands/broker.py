@@ -22,10 +22,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+class _TerminatedError(Exception):
+    """SIGTERM arrived while no event-loop handler was installed (start-up or shutdown windows)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _TerminatedError
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import os
+    import signal
 
+    # While the loop runs, run_standalone's loop handler takes over and stops the broker cleanly; outside
+    # it, SIGTERM still ends the process without a traceback instead of killing it mid-flush.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     from gateway.broker.runner import run_standalone
 
     runner = asyncio.run
@@ -37,5 +49,8 @@ def run(args: argparse.Namespace) -> int:
             runner = uvloop.run
         except ImportError:
             pass
-    runner(run_standalone(args.config, args.host, args.port, args.allow_anonymous))
+    try:
+        runner(run_standalone(args.config, args.host, args.port, args.allow_anonymous))
+    except _TerminatedError:
+        return 0
     return 0
