@@ -110,7 +110,10 @@ class MQTTServerProtocol(asyncio.Protocol):
             return
         out = conn.take_output()
         if out:
-            transport.write(b"".join(out) if len(out) > 1 else out[0])
+            data = b"".join(out) if len(out) > 1 else out[0]
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%r -> %s", conn.client_id or conn.peer_host, data[:64].hex())
+            transport.write(data)
             if transport.get_write_buffer_size() > 2 * self._core.limits.output_buffer_bytes:
                 conn.disconnect_slow_consumer()
                 transport.abort()

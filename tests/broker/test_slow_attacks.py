@@ -295,3 +295,51 @@ async def test_t15_stalled_subscriber_cannot_grow_memory(
     assert growth < 20 * 1024 * 1024, f"RSS grew by {growth / 1e6:.1f} MB"
     await stalled.close()
     await async_wait_until(lambda: "stalled" not in broker.core.sessions, timeout=5)
+
+
+async def test_tls_client_certificate_cn_reaches_the_authenticator(tmp_path: Path) -> None:
+    """The shell passes the verified certificate's CN (and the listener's use_identity_as_username) on."""
+    from gateway.broker import AuthDecision, AuthRequest
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1")
+    client_cert = ca.issue_cert("plc-7.example", common_name="plc-7")
+    certfile, keyfile, cafile = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    server_cert.cert_chain_pems[0].write_to_path(certfile)
+    server_cert.private_key_pem.write_to_path(keyfile)
+    keyfile.chmod(0o600)
+    ca.cert_pem.write_to_path(cafile)
+    tls = TlsSettings(certfile, keyfile, cafile, require_certificate=True, use_identity_as_username=True)
+    seen: list[AuthRequest] = []
+
+    class Recorder:
+        def authenticate(self, request: AuthRequest) -> AuthDecision:
+            seen.append(request)
+            return AuthDecision(True, username=request.peer_cert_cn)
+
+    settings = BrokerSettings(listeners=(ListenerSettings(port=0, tls=tls),), sys_interval=0)
+    async with Broker(settings, authenticator=Recorder()) as broker:
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        client_cert.configure_cert(context)
+        reader, writer = await asyncio.open_connection("127.0.0.1", broker.ports[0], ssl=context)
+        client = RawMQTT(reader, writer)
+        await client.connect("plc")
+        await client.close()
+        without = ssl.create_default_context()
+        ca.configure_trust(without)
+        refused = None
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", broker.ports[0], ssl=without)
+            refused = RawMQTT(reader, writer)
+            with pytest.raises(asyncio.IncompleteReadError):  # TLS 1.3: the alert comes after the handshake
+                await refused.connect("nocert")
+        except (ssl.SSLError, ConnectionError):
+            pass  # TLS 1.2 style: the handshake itself fails
+        finally:
+            if refused is not None:
+                await refused.close()
+    assert [(r.client_id, r.peer_cert_cn, r.use_identity_as_username) for r in seen] == [
+        ("plc", "plc-7", True)
+    ]
