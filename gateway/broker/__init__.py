@@ -23,11 +23,29 @@ Public surface (what the rest of the gateway and the other broker parts use)
   start; retained set/clear, session saved/removed, message queued/acknowledged; flush; close). Defaults:
   anonymous by ``allow_anonymous``, allow-all authorizer (None), in-memory persistence.
 
+Policies (stated here once; each is counted in ``Broker.stats`` and under ``$SYS``)
+--------------------------------------------------------------------------------
+- Session queues: at most ``limits.max_queued_messages`` / ``max_queued_bytes`` beyond the in-flight window;
+  when full ``limits.queue_overflow`` drops the oldest queued (default) or the arriving message.
+- QoS 0 to a client whose output buffer is above ``limits.output_buffer_bytes`` is dropped; at twice that
+  the client is disconnected. QoS 0 is not queued for offline sessions unless ``queue_qos0_offline``.
+- A message larger than a 5.0 client's Maximum Packet Size is not sent to that client [MQTT-3.1.2-25].
+- More than 1024 User Properties in one packet: refused with 0x83 (parse-cost DoS guard).
+- Inbound QoS 2 is routed at PUBLISH (method A) and de-duplicated by packet id until PUBREL.
+- Wills: published on keep-alive expiry, network loss, protocol error, takeover, and DISCONNECT 0x04; not on a
+  normal DISCONNECT nor on a clean broker stop; after the Will Delay Interval or at session end, whichever is
+  first; cancelled when the client resumes its session (clean start 0) in time.
+- 3.1.1 keep-alive above ``max_keepalive`` (or 0) is accepted and enforced as ``max_keepalive``; 5.0 clients
+  are told the cap as Server Keep Alive.
+- Persistence is write-behind: PUBACK is sent once the message is handed to BrokerPersistence, and messages
+  restored after a restart are resent without DUP (in-flight state is not persisted separately).
+
 Inside
 ------
-``codec/`` (sans-I/O packets), ``connection.py`` (per-connection protocol core), ``session.py``,
-``router.py``, ``retained.py``, ``core.py`` (routing, wills, expiry, limits, timers), ``sys_topics.py``,
-``server.py`` (asyncio shell), ``service.py`` (this API). Errors: ``errors.py``.
+``codec/`` (sans-I/O packets), ``connection*.py`` (per-connection protocol core: state table, CONNECT,
+inbound PUBLISH, output), ``session.py``, ``router.py``, ``retained.py``, ``core*.py`` (routing, wills,
+expiry, limits, timers; subscriptions; restore), ``sys_topics.py``, ``server.py`` (asyncio shell),
+``service.py`` (this API), ``runner.py`` (standalone command). Errors: ``errors.py``.
 """
 
 from gateway.broker.errors import (
