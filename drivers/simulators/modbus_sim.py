@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,17 @@ from drivers.modbus._spec import Area, ByteOrder, DataType, ModbusDevice, Modbus
 from drivers.simulators._signals import Signal
 
 log = logging.getLogger(__name__)
+
+_STRUCT = {
+    DataType.INT16: "h",
+    DataType.UINT16: "H",
+    DataType.INT32: "i",
+    DataType.UINT32: "I",
+    DataType.INT64: "q",
+    DataType.UINT64: "Q",
+    DataType.FLOAT32: "f",
+    DataType.FLOAT64: "d",
+}
 
 _STORE_SIZE = {
     Area.COIL: 256,
@@ -214,6 +227,7 @@ class ModbusSimulator:
         self._t0 = time.monotonic()
         self.port = 0
         self.requests = 0
+        self._writers = [(p, self._fast_writer(p.tag)) for p in self.points]
         for p in self.points:
             if p.signal is None:
                 self.set_value(p.tag.name, p.initial)
@@ -245,16 +259,40 @@ class ModbusSimulator:
 
     def _update(self, t: float) -> None:
         now_ms = time.time_ns() // 1_000_000
-        for point in self.points:
-            if point.signal is None:
+        for point, fast in self._writers:
+            signal = point.signal
+            if signal is None:
                 continue
-            if point.signal.kind == "clock_ms":
+            if signal.kind == "clock_ms":
                 self.set_value(point.tag.name, now_ms)
                 continue
-            v = point.signal.value(t)
+            v = signal.value(t)
+            if fast is not None:
+                # signals produce raw register values (a scaled tag's signal is in raw units)
+                fast(v)  # type: ignore[arg-type]
+                continue
             if point.tag.scaled and isinstance(v, int | float) and not isinstance(v, bool):
                 v = v * point.tag.scale + point.tag.offset
             self.set_value(point.tag.name, v)
+
+    def _fast_writer(self, tag: ModbusTag) -> Callable[[float | int], None] | None:
+        """A direct struct-based writer for numeric register tags: ~10x cheaper than set_value,
+        which matters with thousands of tags updated ten times a second (benchmarks)."""
+        if tag.area.is_bit or tag.data_type in (DataType.BOOL, DataType.STRING):
+            return None
+        fmt = _STRUCT[tag.data_type]
+        pack = struct.Struct(">" + fmt).pack
+        unpack = struct.Struct(f">{tag.count}H").unpack
+        regs, first, end = self._regs[tag.area], tag.address, tag.end
+        integer = fmt in "hHiIqQ"
+
+        def write(value: float | int) -> None:
+            try:
+                regs[first:end] = unpack(pack(round(value) if integer else value))
+            except struct.error:
+                log.debug("simulated value %r does not fit %s", value, tag.name)
+
+        return write
 
     async def _run_updates(self) -> None:
         while True:
