@@ -129,3 +129,29 @@ def test_second_connect_is_a_protocol_error() -> None:
     assert isinstance(packets[0], Connack)
     assert isinstance(packets[1], Disconnect) and packets[1].reason_code == 0x82
     assert client.conn.close_requested
+
+
+def test_sys_topics_report_the_counters() -> None:
+    from gateway.broker.local import BrokerMessage, LocalSubscriber
+
+    core = make_core()
+    seen: dict[str, bytes] = {}
+
+    def record(message: BrokerMessage) -> None:
+        seen[message.topic] = message.payload
+
+    core.local_subscribe(LocalSubscriber("$internal/sys", "$SYS/#", record), 0, 1000.0)
+    everything: list[str] = []
+    core.local_subscribe(
+        LocalSubscriber("$internal/all", "#", lambda m: everything.append(m.topic)), 0, 1000.0
+    )
+    client = Client(core, 4, 1000.0, 1)
+    client.send(Connect(4, "one"), 1000.0)
+    client.send(Publish("a", b"xyz"), 1000.0)
+    core.publish_sys(1042.0)
+    assert seen["$SYS/broker/clients/connected"] == b"1"
+    assert seen["$SYS/broker/uptime"] == b"42 seconds"
+    assert seen["$SYS/broker/publish/messages/received"] == b"1"
+    assert seen["$SYS/broker/subscriptions/count"] == b"2"
+    assert int(seen["$SYS/broker/bytes/received"]) > 0
+    assert everything == ["a"]  # '#' never sees $SYS [MQTT-4.7.2-1]
