@@ -75,6 +75,7 @@ class MessageStore:
         self._batch: list[NewMessage] = []
         self._batch_futures: list[asyncio.Future[int]] = []
         self._flush_scheduled = False
+        self._handed_off = 0  # messages handed to the writer, not yet committed (loop-side count, no lock)
 
     async def open(self) -> StoreStatus:
         """Open or create the database (in the writer thread). Never raises for a bad file: see
@@ -116,7 +117,7 @@ class MessageStore:
             StoreClosedError: the store is not open.
         """
         writer = self._require_writer()
-        if writer.pending + len(self._batch) >= self._capacity:
+        if self._handed_off + len(self._batch) >= self._capacity:
             writer.count_dropped(DropReason.OVERLOADED, 1)
             raise StoreOverloadedError(
                 f"{self._capacity} messages are already waiting for the store writer",
@@ -147,7 +148,10 @@ class MessageStore:
         messages, futures = self._batch, self._batch_futures
         self._batch, self._batch_futures = [], []
 
+        self._handed_off += len(messages)
+
         def done(result: list[int] | StoreError) -> None:
+            self._handed_off -= len(messages)
             for index, future in enumerate(futures):
                 if future.done():
                     continue
