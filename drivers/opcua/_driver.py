@@ -90,6 +90,9 @@ class OpcUaDriver(Driver):
         self.subscriptions_created = 0
         self.stale_events = 0
         self.notifications = 0
+        self._latency_sum = 0.0  # round trips of the watchdog's liveness reads
+        self._latency_n = 0
+        self._latency_max = 0.0
         # asyncua logs every publish result at INFO (formatting whole payloads); keep it quiet
         # unless someone configured it on purpose.
         asyncua_log = logging.getLogger("asyncua")
@@ -211,9 +214,14 @@ class OpcUaDriver(Driver):
         ua = lazy.ua()
 
         self.requests += 1
+        started = time.monotonic()
         try:
             node = client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_State))
             await within(self.server.request_timeout, node.read_value())
+            elapsed = time.monotonic() - started
+            self._latency_sum += elapsed
+            self._latency_n += 1
+            self._latency_max = max(self._latency_max, elapsed)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any failure of the liveness read means the session is unusable
@@ -437,8 +445,8 @@ class OpcUaDriver(Driver):
             timeouts=self.timeouts,
             late_replies=0,
             reconnects=max(0, self.connects - 1),
-            latency_ms_avg=None,
-            latency_ms_max=None,
+            latency_ms_avg=self._latency_sum / self._latency_n * 1000 if self._latency_n else None,
+            latency_ms_max=self._latency_max * 1000 if self._latency_n else None,
         )
         return DriverHealth(
             driver=self.name,
@@ -460,6 +468,3 @@ async def _delete_quietly(sub: Any) -> None:
         raise
     except Exception as exc:  # the subscription is already broken; deleting is best effort
         log.debug("deleting a stale subscription failed: %r", exc)
-
-
-_ = time  # monotonic time is read by asyncua's is_stale

@@ -49,6 +49,7 @@ async def test_subscription_delivers_good_values_with_source_timestamps(opcua_si
         assert isinstance(c.latest["Line1.State"].value, str)
         assert isinstance(c.latest["Line1.Running"].value, bool)
         assert c.latest["Line1.Temperature"].unit == "degC"
+        await async_wait_until(lambda: driver.health().devices[0].latency_ms_avg is not None, timeout=5)
         health = driver.health()
         assert health.state.value == "running" and driver.subscriptions_created == 1
 
