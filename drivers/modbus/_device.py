@@ -17,6 +17,7 @@ import asyncio
 import logging
 import struct
 import time
+from collections.abc import Callable
 
 from drivers._backoff import Backoff
 from drivers._types import DeviceHealth, DriverState, Quality, Sample, Value, utc_ms
@@ -36,11 +37,15 @@ class DeviceRunner:
     """Polls one device's groups through ``link`` and passes sample batches to ``emit``."""
 
     def __init__(
-        self, device: ModbusDevice, link: ModbusLink, emit: object, last_values: dict[str, Value]
+        self,
+        device: ModbusDevice,
+        link: ModbusLink,
+        emit: Callable[[list[Sample]], None],
+        last_values: dict[str, Value],
     ) -> None:
         self.device = device
         self.link = link
-        self._emit = emit  # Callable[[list[Sample]], None]
+        self._emit = emit
         self._last = last_values
         self._decoders: dict[str, Decoder] = {
             t.name: make_decoder(t, device.order_of(t)) for t in device.tags if not t.area.is_bit
@@ -70,7 +75,7 @@ class DeviceRunner:
         self._latency_max = 0.0
 
     def _send(self, batch: list[Sample]) -> None:
-        self._emit(batch)  # type: ignore[operator]
+        self._emit(batch)
 
     # ------------------------------------------------------------------ loops
     async def run_group(self, group: str) -> None:

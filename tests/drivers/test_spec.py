@@ -76,3 +76,14 @@ def test_tag_larger_than_device_limit_is_a_config_error() -> None:
     )
     with pytest.raises(DriverConfigError, match="limit of 20"):
         ModbusDriver("m", [device])
+
+
+def test_serial_inter_frame_gap() -> None:
+    """3.5 character times (11 bits each) up to 19200 baud, a fixed 1.75 ms above (Modbus over Serial
+    Line V1.02, 2.5.1.1); an explicit value wins."""
+    from drivers.modbus import SerialLink
+
+    assert SerialLink("/dev/x", baudrate=9600).frame_gap() == pytest.approx(3.5 * 11 / 9600)
+    assert SerialLink("/dev/x", baudrate=19200).frame_gap() == pytest.approx(0.002005, abs=1e-5)
+    assert SerialLink("/dev/x", baudrate=115200).frame_gap() == 0.00175
+    assert SerialLink("/dev/x", inter_frame_delay=0.01).frame_gap() == 0.01
