@@ -24,7 +24,7 @@ _PROPERTY_FIELDS = {f.name for f in dataclasses.fields(Properties)}
 
 
 def properties_to_json(properties: Properties) -> str:
-    if properties == NO_PROPERTIES:
+    if properties is NO_PROPERTIES or properties == NO_PROPERTIES:
         return "{}"
     out: dict[str, Any] = {}
     for name in _PROPERTY_FIELDS:
@@ -80,8 +80,12 @@ def queued_row(client_id: str, queued: QueuedMessage) -> tuple[object, ...]:
         properties_to_json(message.properties),
         message.expires_at,
         queued.qos,
-        json.dumps(list(queued.subscription_identifiers)),
+        _identifiers_text(queued.subscription_identifiers),
     )
+
+
+def _identifiers_text(identifiers: tuple[int, ...]) -> str:
+    return json.dumps(list(identifiers)) if identifiers else "[]"
 
 
 def session_row(session: StoredSession) -> tuple[object, ...]:

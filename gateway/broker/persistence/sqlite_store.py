@@ -48,6 +48,7 @@ from gateway.broker.persistence.writer import StoreWriter, Write, WriterStats
 
 _log = logging.getLogger(__name__)
 
+_HAND_OFF_MAX = 500
 _SQL_RETAINED_SET = "INSERT OR REPLACE INTO retained VALUES (?, ?, ?, ?, ?)"
 _SQL_RETAINED_CLEAR = "DELETE FROM retained WHERE topic = ?"
 _SQL_SESSION_SET = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?)"
@@ -85,6 +86,11 @@ class SqlitePersistence:
         """Set when a bad store was moved aside at start-up (for $SYS and the TUI)."""
         self._opened: OpenedStore | None = None
         self._writer: StoreWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Changes made during one event-loop iteration are handed to the writer together (one lock round
+        # trip instead of one per change); _hand_off runs at the end of the iteration, or at once when the
+        # list reaches _HAND_OFF_MAX, and always before a flush or close.
+        self._pending: list[Write] = []
 
     # --- start and stop ----------------------------------------------------------------------------------
 
@@ -95,6 +101,7 @@ class SqlitePersistence:
             StoreUnusableError: the store cannot be used and the policy does not allow moving it aside.
         """
         opened, state = await asyncio.to_thread(self._open_and_read)
+        self._loop = asyncio.get_running_loop()
         self._opened = opened
         self.alarm = opened.alarm
         self._writer = StoreWriter(
@@ -134,6 +141,7 @@ class SqlitePersistence:
     async def flush(self) -> None:
         """Wait until everything handed over so far is committed (a durability point)."""
         writer = self._require_writer()
+        self._hand_off()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
@@ -150,6 +158,7 @@ class SqlitePersistence:
         writer, opened = self._writer, self._opened
         if writer is None or opened is None:
             return
+        self._hand_off()
         self._writer = None
         self._opened = None
         await asyncio.to_thread(_shut_down, writer, opened)
@@ -192,7 +201,19 @@ class SqlitePersistence:
         self._submit(Write(((_SQL_QUEUE_ACK, (client_id, seq)),), acked_key=(client_id, seq)))
 
     def _submit(self, write: Write) -> None:
-        self._require_writer().submit(write)
+        self._require_writer()
+        pending = self._pending
+        pending.append(write)
+        if len(pending) == 1:
+            assert self._loop is not None
+            self._loop.call_soon(self._hand_off)
+        elif len(pending) >= _HAND_OFF_MAX:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        if self._pending and self._writer is not None:
+            writes, self._pending = self._pending, []
+            self._writer.submit_many(writes)
 
     def _require_writer(self) -> StoreWriter:
         if self._writer is None:

@@ -24,10 +24,10 @@ Bounds and failure policy (explicit and counted in :class:`WriterStats`):
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +78,12 @@ class WriterStats:
 
 
 class StoreWriter:
-    """Owns the write connection from :meth:`start` until :meth:`stop` returns."""
+    """Owns the write connection from :meth:`start` until :meth:`stop` returns.
+
+    The hand-off is a deque guarded by one condition variable; the bound counts write operations waiting
+    for the writer (not yet taken into a batch). One call to :meth:`submit_many` is never split, and is
+    accepted whole when nothing is waiting, so an oversized hand-off cannot dead-lock.
+    """
 
     def __init__(
         self,
@@ -93,12 +98,14 @@ class StoreWriter:
         self._path = path
         self._commit_interval = commit_interval
         self._max_batch = max_batch
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=queue_size)
+        self._limit = queue_size
+        self._items: deque[_Item] = deque()
+        self._waiting = 0  # write operations in _items
+        self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=f"broker-store {path.name}", daemon=True)
         self._closed = False
         self.failed = False
         """True once the writer thread died of an unexpected error (logged); changes are then counted lost."""
-        self._lock = threading.Lock()
         self._submitted = self._committed = self._commits = self._cancelled = 0
         self._write_errors = self._lost = self._backpressure = 0
         self._last_commit = 0.0
@@ -108,24 +115,60 @@ class StoreWriter:
         self._thread.start()
 
     def submit(self, write: Write) -> None:
-        """Hand ``write`` to the writer; waits only when the queue is full (back-pressure, counted)."""
-        self._put(write)
-        self._submitted += 1
+        self.submit_many([write])
+
+    def submit_many(self, writes: Sequence[Write]) -> None:
+        """Hand ``writes`` (in order) to the writer; waits only when the queue is full (back-pressure)."""
+        if self._closed:
+            raise StoreClosedError(f"broker store {self._path} is closed")
+        count = len(writes)
+        with self._cond:
+            if self._waiting and self._waiting + count > self._limit and not self.failed:
+                self._backpressure += 1
+                self._warn_full()
+                while self._waiting and self._waiting + count > self._limit and not self.failed:
+                    self._cond.wait()
+            self._submitted += count
+            if self.failed:
+                self._lost += count
+                return
+            self._items.extend(writes)
+            self._waiting += count
+            self._cond.notify_all()
+
+    def _warn_full(self) -> None:
+        now = time.monotonic()
+        if now - self._last_warning > 10.0:
+            self._last_warning = now
+            _log.warning(
+                "broker store %s: the write queue is full (%d operations); the broker waits for the disk",
+                self._path,
+                self._limit,
+            )
 
     def request_flush(self, done: Callable[[], None]) -> None:
-        """Ask for a commit of everything submitted so far; ``done`` runs in the writer thread after it."""
-        self._put(_Flush(done))
+        """Ask for a commit of everything submitted so far; ``done`` runs in the writer thread after it
+        (or at once, in the caller's thread, when the writer has failed)."""
+        if self._closed:
+            raise StoreClosedError(f"broker store {self._path} is closed")
+        with self._cond:
+            if not self.failed:
+                self._items.append(_Flush(done))
+                self._cond.notify_all()
+                return
+        done()
 
     def stop(self) -> None:
         """Commit what is pending, stop the thread and wait for it (blocking: call it off the loop)."""
-        if not self._closed:
-            if not self.failed:
-                self._queue.put(_STOP)
-            self._closed = True
+        with self._cond:
+            if not self._closed:
+                self._closed = True
+                self._items.append(_STOP)
+                self._cond.notify_all()
         self._thread.join()
 
     def stats(self) -> WriterStats:
-        with self._lock:
+        with self._cond:
             return WriterStats(
                 submitted=self._submitted,
                 committed=self._committed,
@@ -135,35 +178,9 @@ class StoreWriter:
                 lost_operations=self._lost,
                 backpressure_waits=self._backpressure,
                 failed=self.failed,
-                pending=self._queue.qsize(),
+                pending=self._waiting,
                 last_commit_seconds=self._last_commit,
             )
-
-    def _put(self, item: _Item) -> None:
-        if self._closed:
-            raise StoreClosedError(f"broker store {self._path} is closed")
-        if self.failed:
-            if isinstance(item, Write):
-                with self._lock:
-                    self._lost += 1
-            elif isinstance(item, _Flush):
-                item.done()
-            return
-        try:
-            self._queue.put_nowait(item)
-            return
-        except queue.Full:
-            pass
-        self._backpressure += 1
-        now = time.monotonic()
-        if now - self._last_warning > 10.0:
-            self._last_warning = now
-            _log.warning(
-                "broker store %s: the write queue is full (%d operations); the broker waits for the disk",
-                self._path,
-                self._queue.maxsize,
-            )
-        self._queue.put(item)
 
     # --- writer thread ---------------------------------------------------------------------------------
 
@@ -185,37 +202,49 @@ class StoreWriter:
             _log.exception(
                 "broker store %s: the writer thread failed; changes are no longer stored", self._path
             )
-            self.failed = True
             self._drain_after_failure()
 
     def _drain_after_failure(self) -> None:
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(item, Write):
-                with self._lock:
-                    self._lost += 1
-            elif isinstance(item, _Flush):
+        with self._cond:
+            self.failed = True
+            items = list(self._items)
+            self._items.clear()
+            self._lost += self._waiting
+            self._waiting = 0
+            self._cond.notify_all()
+        for item in items:
+            if isinstance(item, _Flush):
                 item.done()
 
     def _collect(self) -> tuple[list[_Item], bool]:
-        batch: list[_Item] = [self._queue.get()]
-        deadline = time.monotonic() + self._commit_interval
-        while len(batch) < self._max_batch:
-            last = batch[-1]
-            if isinstance(last, _Stop):
-                return batch, True
-            if isinstance(last, _Flush):
-                break
-            remaining = deadline - time.monotonic()
-            try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            batch.append(item)
-        return batch, isinstance(batch[-1], _Stop)
+        """Take the next batch: wait for a first item, then up to ``commit_interval`` for more."""
+        batch: list[_Item] = []
+        taken = 0
+        with self._cond:
+            while not self._items:
+                self._cond.wait()
+            deadline = time.monotonic() + self._commit_interval
+            while True:
+                while self._items and taken < self._max_batch:
+                    item = self._items.popleft()
+                    batch.append(item)
+                    if isinstance(item, Write):
+                        taken += 1
+                    elif isinstance(item, _Stop):
+                        self._waiting -= taken
+                        self._cond.notify_all()
+                        return batch, True
+                    else:
+                        break  # a flush: commit now
+                if isinstance(batch[-1], _Flush) or taken >= self._max_batch:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            self._waiting -= taken
+            self._cond.notify_all()
+        return batch, False
 
     def _commit(self, writes: Sequence[Write]) -> None:
         plan = self._cancel_pairs(writes)
@@ -223,17 +252,16 @@ class StoreWriter:
             started = time.monotonic()
             try:
                 self._connection.execute("BEGIN")
-                for write in plan:
-                    for sql, parameters in write.statements:
-                        self._connection.execute(sql, parameters)
+                for sql, rows in _runs(plan):
+                    self._connection.executemany(sql, rows)
                 self._connection.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._connection.in_transaction:
                     self._connection.execute("ROLLBACK")
-                with self._lock:
+                with self._cond:
                     self._write_errors += 1
                 if delay is None:
-                    with self._lock:
+                    with self._cond:
                         self._lost += len(writes)
                     _log.error(
                         "broker store %s: dropping %d changes after %d failed commits: %s",
@@ -248,7 +276,7 @@ class StoreWriter:
                 )
                 time.sleep(delay)  # the writer thread backs off; the event loop is not involved
                 continue
-            with self._lock:
+            with self._cond:
                 self._commits += 1
                 self._committed += len(writes)
                 self._last_commit = time.monotonic() - started
@@ -265,6 +293,18 @@ class StoreWriter:
                 keep[index] = False
         cancelled = keep.count(False)
         if cancelled:
-            with self._lock:
+            with self._cond:
                 self._cancelled += cancelled
         return [write for write, kept in zip(writes, keep, strict=True) if kept]
+
+
+def _runs(plan: Sequence[Write]) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """Group consecutive statements with the same SQL (order kept): one executemany per group."""
+    runs: list[tuple[str, list[tuple[object, ...]]]] = []
+    for write in plan:
+        for sql, parameters in write.statements:
+            if runs and runs[-1][0] == sql:
+                runs[-1][1].append(parameters)
+            else:
+                runs.append((sql, [parameters]))
+    return runs

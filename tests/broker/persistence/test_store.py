@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ from gateway.broker.persistence import (
     StoreClosedError,
     StoreUnreadableError,
 )
+from gateway.broker.persistence.writer import Write
+from tests.support.waiting import async_wait_until
 
 PROPS = Properties(
     payload_format_indicator=1,
@@ -142,14 +145,44 @@ async def test_queue_then_ack_in_one_batch_is_never_written(tmp_path: Path) -> N
 
 
 async def test_full_hand_off_queue_applies_back_pressure_and_loses_nothing(tmp_path: Path) -> None:
-    store = SqlitePersistence(tmp_path, queue_size=8, commit_interval=0.0)
+    store = SqlitePersistence(tmp_path, queue_size=8)
     await store.load()
-    for index in range(500):
+    writer = store._writer
+    assert writer is not None
+    gate = threading.Event()
+    writer.request_flush(gate.wait)  # holds the writer thread inside a flush callback until the gate opens
+
+    def submit_two_hand_offs() -> None:
+        writes = [
+            Write((("INSERT INTO retained VALUES (?, ?, 0, '{}', NULL)", (f"t/{i}", b"v")),))
+            for i in range(20)
+        ]
+        writer.submit_many(writes[:10])  # accepted: nothing was waiting
+        writer.submit_many(writes[10:])  # 10 waiting + 10 > 8: waits for the writer (back-pressure)
+
+    submitter = asyncio.create_task(asyncio.to_thread(submit_two_hand_offs))
+    await async_wait_until(
+        lambda: writer.stats().backpressure_waits == 1, timeout=10, message="back-pressure"
+    )
+    assert not submitter.done()
+    gate.set()
+    await submitter
+    await store.flush()
+    stats = store.stats()
+    assert stats is not None and stats.lost_operations == 0 and stats.pending == 0
+    assert read_rows(store.path, "SELECT count(*) FROM retained") == [(20,)]
+    await store.close()
+
+
+async def test_changes_of_one_loop_iteration_are_handed_over_together(tmp_path: Path) -> None:
+    store = SqlitePersistence(tmp_path, commit_interval=1.0)
+    await store.load()
+    for index in range(1200):  # no await in between: one iteration, handed over in chunks of 500
         store.retained_set(StoredMessage(f"t/{index}", b"v", 0, True))
     await store.flush()
     stats = store.stats()
-    assert stats is not None and stats.backpressure_waits > 0 and stats.lost_operations == 0
-    assert read_rows(store.path, "SELECT count(*) FROM retained") == [(500,)]
+    assert stats is not None and stats.submitted == 1200 and stats.commits == 1
+    assert read_rows(store.path, "SELECT count(*) FROM retained") == [(1200,)]
     await store.close()
 
 
