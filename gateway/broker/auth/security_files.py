@@ -50,6 +50,8 @@ class SecurityFiles:
         self.password_file = password_file
         self.acl_file = acl_file
         self.failed_reloads = 0
+        self.last_error: str | None = None
+        """The error of the latest reload if it failed (for $SYS and the TUI); cleared by a good reload."""
         self._snapshot = SecuritySnapshot(None, None, 0)
 
     @property
@@ -71,9 +73,11 @@ class SecurityFiles:
             fresh = self._read(self._snapshot.generation + 1)
         except SecurityFileError as exc:
             self.failed_reloads += 1
+            self.last_error = exc.message
             _log.error("security reload failed, the previous users and ACL stay in force: %s", exc.message)
             return ReloadOutcome(False, self._snapshot.generation, exc.message)
         self._snapshot = fresh
+        self.last_error = None
         _log.info(
             "security reloaded (generation %d): %s users, ACL %s",
             fresh.generation,

@@ -165,7 +165,7 @@ async def test_failed_reload_keeps_the_old_security(
     outcome = security.files.reload()
     assert not outcome.ok and outcome.generation == 1 and outcome.error
     assert "previous users and ACL stay in force" in caplog.text
-    assert security.files.failed_reloads == 1
+    assert security.files.failed_reloads == 1 and security.files.last_error == outcome.error
     assert security.authorizer.is_allowed(identity("alice"), Action.SUBSCRIBE, "plant/#")
     assert not security.authorizer.is_allowed(identity("bob"), Action.SUBSCRIBE, "plant/#")
     assert (await decide(security.authenticator, request("alice", b"alice-pw"))).allowed
