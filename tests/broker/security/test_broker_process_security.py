@@ -159,3 +159,59 @@ def test_reload_while_out_of_file_descriptors_keeps_the_old_rules(secure_process
     op.disconnect()
     process.rlimit(psutil.RLIMIT_NOFILE, (soft, hard))
     assert broker.stop() == 0
+
+
+@pytest.mark.timeout(60)
+def test_debian_mosquitto_clients_authenticate(secure_process: BrokerProcess) -> None:
+    broker = secure_process.start()
+    port = str(broker.port)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=False)
+
+    published = run(
+        "mosquitto_pub",
+        "-p",
+        port,
+        "-u",
+        "admin",
+        "-P",
+        USERS["admin"],
+        "-V",
+        "5",
+        "-t",
+        "plant/line/1",
+        "-m",
+        "from mosquitto_pub",
+        "-r",
+        "-q",
+        "1",
+    )
+    assert published.returncode == 0, published.stderr
+    received = run(
+        "mosquitto_sub",
+        "-p",
+        port,
+        "-u",
+        "op",
+        "-P",
+        USERS["op"],
+        "-V",
+        "311",
+        "-t",
+        "plant/line/+",
+        "-C",
+        "1",
+        "-W",
+        "10",
+    )
+    assert received.returncode == 0 and received.stdout.strip() == "from mosquitto_pub", received.stderr
+    refused = run(
+        "mosquitto_sub", "-p", port, "-u", "op", "-P", "wrong", "-t", "plant/#", "-C", "1", "-W", "10"
+    )
+    assert refused.returncode != 0 and "bad user name or password" in refused.stderr.lower()
+    anonymous = run("mosquitto_pub", "-p", port, "-V", "5", "-t", "x", "-m", "y")
+    assert (
+        anonymous.returncode != 0 and "not authorised" in anonymous.stderr.lower() + anonymous.stdout.lower()
+    )
+    assert broker.stop() == 0
