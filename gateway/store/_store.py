@@ -24,16 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.store._commands import AppendCommand, CloseCommand, Completion, DeleteCommand, ReadCommand
 from gateway.store._exceptions import StoreClosedError, StoreError, StoreOverloadedError
 from gateway.store._types import DropReason, MessageLike, NewMessage, StoredMessage, StoreLimits, StoreStatus
-from gateway.store._writer import (
-    AppendCommand,
-    CloseCommand,
-    Completion,
-    DeleteCommand,
-    ReadCommand,
-    StoreWriter,
-)
+from gateway.store._writer import StoreWriter
 
 log = logging.getLogger(__name__)
 

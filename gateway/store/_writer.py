@@ -31,10 +31,17 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from gateway.store._commands import (
+    AppendCommand,
+    CloseCommand,
+    Command,
+    Complete,
+    DeleteCommand,
+    ReadCommand,
+    _Counters,
+)
 from gateway.store._exceptions import StoreClosedError, StoreError, StoreFullError
 from gateway.store._schema import LAST_ID_KEY, SQLITE_FULL, open_database
 from gateway.store._types import (
@@ -48,51 +55,6 @@ from gateway.store._types import (
 )
 
 log = logging.getLogger(__name__)
-
-Completion = Callable[[Any], None]
-Complete = Callable[[Completion, Any], None]
-
-
-@dataclass(slots=True)
-class AppendCommand:
-    messages: Sequence[NewMessage]
-    done: Completion  # receives list[int] (ids) or a StoreError
-
-
-@dataclass(slots=True)
-class DeleteCommand:
-    ids: Sequence[int]
-    done: Completion | None  # receives None or a StoreError
-
-
-@dataclass(slots=True)
-class ReadCommand:
-    after_id: int
-    limit: int
-    max_bytes: int
-    done: Completion  # receives list[StoredMessage] or a StoreError
-
-
-@dataclass(slots=True)
-class CloseCommand:
-    done: Completion
-
-
-Command = AppendCommand | DeleteCommand | ReadCommand | CloseCommand
-
-
-@dataclass(slots=True)
-class _Counters:
-    mode: StoreMode = StoreMode.CLOSED
-    messages: int = 0
-    bytes: int = 0
-    pending: int = 0
-    appended: int = 0
-    removed: int = 0
-    commits: int = 0
-    disk_full: bool = False
-    dropped: dict[DropReason, int] = field(default_factory=dict)
-    problems: list[StoreProblem] = field(default_factory=list)
 
 
 class StoreWriter:

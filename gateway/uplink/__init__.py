@@ -64,7 +64,8 @@ from gateway.uplink._exceptions import (
 )
 from gateway.uplink._failover import FailoverPlan, SwitchReason, SwitchRecord
 from gateway.uplink._forwarder import Delivery, Forwarder, ForwarderStatus, Publisher
-from gateway.uplink._link import ConnectionInfo, InboundMessage, PahoLink, WillMessage
+from gateway.uplink._link import PahoLink
+from gateway.uplink._link_types import ConnectionInfo, InboundMessage, WillMessage
 from gateway.uplink._pacing import DrainPacer, DrainPacing
 from gateway.uplink._primary_host import HostVerdict, PrimaryHostGate
 from gateway.uplink._session import ForwardingSession, Leave, UplinkSession

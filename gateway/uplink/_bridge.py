@@ -36,7 +36,7 @@ from typing import Protocol
 from gateway.uplink._backlog import OutboundMessage, RecordKind
 from gateway.uplink._exceptions import BridgeRuleError
 from gateway.uplink._forwarder import Delivery, Forwarder
-from gateway.uplink._link import InboundMessage
+from gateway.uplink._link_types import InboundMessage
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,7 @@ from gateway.uplink._backlog import (
     replay_as_is,
 )
 from gateway.uplink._exceptions import LinkClosedError
-from gateway.uplink._link import AckCallback
+from gateway.uplink._link_types import AckCallback
 from gateway.uplink._pacing import DrainPacer, DrainPacing
 
 log = logging.getLogger(__name__)

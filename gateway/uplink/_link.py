@@ -14,12 +14,10 @@ which put milliseconds on every round trip and capped the paced drain. Driven fr
 - paho's callbacks then run on the loop thread, inside ``loop_read``; we defer our handlers with
   ``call_soon`` (FIFO), so the loop sees CONNACK, messages and acknowledgements **in wire order** and our
   code never re-enters paho from inside its own callbacks; **wire order = call order** for publishes;
-- the only blocking part, ``connect()`` (DNS, TCP connect, TLS handshake), runs in a worker thread
-  (``asyncio.to_thread``) bounded by paho's ``connect_timeout``; the CONNACK wait is our own deadline.
-  Nothing else touches the client while that thread runs.
+- the only blocking part, ``connect()`` (DNS, TCP, TLS handshake), runs alone in a worker thread bounded
+  by paho's ``connect_timeout``; the CONNACK wait is our own deadline on the loop.
 
-Exactly one connection per ``PahoLink`` and a new paho client per attempt (``reconnect_on_failure=False``):
-paho never reconnects by itself, the failover supervisor decides where to go next.
+One connection per ``PahoLink``, a new paho client per attempt, never a reconnect by paho itself.
 
 Dead-link detection (within one keep-alive, below the 1.5x goal)
 ---------------------------------------------------------------
@@ -43,13 +41,10 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.uplink._config import FailoverSettings, MqttVersion, ServerSettings
@@ -60,53 +55,14 @@ from gateway.uplink._exceptions import (
     LinkClosedError,
     LinkError,
 )
+from gateway.uplink._link_types import AckCallback, ConnectionInfo, InboundMessage, WillMessage
+from gateway.uplink._paho_compat import build_client, close_leaked_sockets, connect_blocking
 
 log = logging.getLogger(__name__)
-wire_log = logging.getLogger("gateway.uplink.wire")
 
 # 3.1.1 CONNACK return codes 4/5 and 5.0 reason codes 0x86/0x87/0x8C: our credentials are the problem.
 _CREDENTIAL_CODES = {4, 5, 0x86, 0x87, 0x8C}
 _DISCONNECT_WITH_WILL = 0x04
-
-
-@dataclass(frozen=True, slots=True)
-class WillMessage:
-    """A Will (or any single message), e.g. the Sparkplug NDEATH with this connection's bdSeq."""
-
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionInfo:
-    """What CONNACK told us.
-
-    Attributes:
-        server: ``ServerSettings.name``.
-        keepalive: effective keep-alive in seconds (5.0 Server Keep Alive wins over ours).
-        receive_maximum: how many QoS>0 PUBLISHes may be unacknowledged (5.0; 65535 on 3.1.1).
-        session_present: the CONNACK flag (always false for us: clean session).
-    """
-
-    server: str
-    keepalive: int
-    receive_maximum: int
-    session_present: bool
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-
-
-AckCallback = Callable[[bool], None]
-"""Called on the loop when a QoS>0 publish is acknowledged; the argument is ``True`` if the server
-accepted it (5.0 PUBACK reason < 0x80), ``False`` if it refused it."""
 
 
 class PahoLink:
@@ -188,11 +144,11 @@ class PahoLink:
                 self.server.name, "connect timeout", f"no TCP/TLS in {timeout} s"
             ) from error
         except ssl.SSLError as error:
-            _close_leaked_sockets(error)
+            close_leaked_sockets(error)
             self._finish_closed("TLS error")
             raise LinkError(self.server.name, "TLS error", str(error)) from error
         except OSError as error:
-            _close_leaked_sockets(error)
+            close_leaked_sockets(error)
             self._finish_closed("connection failed")
             raise LinkError(self.server.name, "connection failed", str(error)) from error
         self._register(client)
@@ -216,38 +172,7 @@ class PahoLink:
         return info
 
     def _make_client(self) -> mqtt.Client:
-        server = self.server
-        v5 = server.version is MqttVersion.V5
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=server.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            # Sparkplug never relies on a persistent session [principles-persistence-clean-session-311].
-            clean_session=None if v5 else True,
-            reconnect_on_failure=False,
-        )
-        client.enable_logger(wire_log)
-        client.connect_timeout = self._failover.connect_timeout
-        # We keep our own in-flight window (Receive Maximum); paho must not hold messages back itself.
-        client.max_inflight_messages = 0
-        if server.username is not None:
-            client.username_pw_set(server.username, server.password)
-        if server.tls is not None:
-            tls = server.tls
-            client.tls_set(
-                ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-            )
-            client.tls_insecure_set(not tls.check_hostname)
-        if self._will is not None:
-            properties = None
-            if v5:
-                properties = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
-                properties.WillDelayInterval = 0
-            client.will_set(
-                self._will.topic, self._will.payload, self._will.qos, self._will.retain, properties
-            )
+        client = build_client(self.server, self._failover, self._will)
         client.on_connect = self._paho_on_connect
         client.on_disconnect = self._paho_on_disconnect
         client.on_publish = self._paho_on_publish
@@ -257,15 +182,7 @@ class PahoLink:
         return client
 
     def _blocking_connect(self, client: mqtt.Client) -> None:
-        server = self.server
-        if server.version is MqttVersion.V5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = 0  # [principles-persistence-clean-session-50]
-            client.connect(
-                server.host, server.port, server.keepalive, clean_start=True, properties=properties
-            )
-        else:
-            client.connect(server.host, server.port, server.keepalive)
+        connect_blocking(client, self.server)
 
     # -- paho thread -> loop ---------------------------------------------------------------------------
 
@@ -581,15 +498,3 @@ class PahoLink:
                     f"no answer to a probe/SUBSCRIBE within {ack_timeout:.1f} s (server frozen or link dead)"
                 )
         return None
-
-
-def _close_leaked_sockets(error: BaseException) -> None:
-    """paho 2.2 does not close the socket it created when the TLS handshake (or the wrap) fails: it is a
-    local variable of ``Client._create_socket``/``_ssl_wrap_socket``, never stored in the client. It is
-    still referenced by the traceback's frames; close it there instead of leaking a file descriptor."""
-    tb = error.__traceback__
-    while tb is not None:
-        for value in list(tb.tb_frame.f_locals.values()):
-            if isinstance(value, socket.socket):
-                value.close()
-        tb = tb.tb_next

@@ -32,7 +32,8 @@ from typing import Protocol
 from gateway.uplink._config import ServerSettings
 from gateway.uplink._failover import SwitchReason
 from gateway.uplink._forwarder import Forwarder
-from gateway.uplink._link import ConnectionInfo, InboundMessage, PahoLink, WillMessage
+from gateway.uplink._link import PahoLink
+from gateway.uplink._link_types import ConnectionInfo, InboundMessage, WillMessage
 from gateway.uplink._primary_host import HostVerdict, PrimaryHostGate
 
 log = logging.getLogger(__name__)

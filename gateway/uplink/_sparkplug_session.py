@@ -52,7 +52,8 @@ from gateway.uplink._backlog import (
 from gateway.uplink._config import ServerSettings
 from gateway.uplink._failover import SwitchReason
 from gateway.uplink._forwarder import Delivery, Forwarder
-from gateway.uplink._link import ConnectionInfo, InboundMessage, PahoLink, WillMessage
+from gateway.uplink._link import PahoLink
+from gateway.uplink._link_types import ConnectionInfo, InboundMessage, WillMessage
 from gateway.uplink._session import Leave
 from gateway.uplink._sparkplug_records import decode_samples, encode_samples
 from sparkplug import (
