@@ -76,20 +76,46 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
 
 
+def serve_ours() -> None:
+    """Child mode (``--serve``): our broker with unbounded-ish queues and no connection-rate limit, like
+    mosquitto's benchmark configuration; prints ``listening on HOST:PORT`` like ``edge-gateway broker``."""
+    import asyncio
+
+    sys.path.insert(0, str(ROOT))
+    from gateway.broker import Broker, BrokerLimits, BrokerSettings, ListenerSettings
+    from gateway.broker.runner import run_standalone
+
+    limits = BrokerLimits(
+        max_queued_messages=10_000_000,
+        max_queued_bytes=4_000_000_000,
+        max_connections=100_000,
+        max_connections_per_source=100_000,
+        connection_rate=1_000_000.0,
+        connection_burst=100_000,
+    )
+    settings = BrokerSettings(
+        listeners=(ListenerSettings(host="127.0.0.1", port=0),),
+        allow_anonymous=True,
+        sys_interval=0,
+        limits=limits,
+    )
+    runner = asyncio.run
+    if not os.environ.get("EDGE_GATEWAY_NO_UVLOOP"):
+        try:
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:
+            pass
+    runner(run_standalone(Broker(settings)))
+
+
 class Ours:
     name = "ours"
 
     def __init__(self, workdir: Path) -> None:
-        config = workdir / "broker.toml"
-        config.write_text(
-            "[broker]\nallow_anonymous = true\nsys_interval = 0\n"
-            '[[broker.listeners]]\nhost = "127.0.0.1"\nport = 0\n'
-            "[broker.limits]\nmax_queued_messages = 10000000\nmax_queued_bytes = 4000000000\n"
-            "max_connections = 100000\nmax_connections_per_source = 100000\n"
-            "connection_rate = 1000000.0\nconnection_burst = 100000\nmax_inflight_messages = 100\n"
-        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "broker", "-c", str(config)],
+            [sys.executable, str(Path(__file__).resolve()), "--serve"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=ROOT,
@@ -109,6 +135,8 @@ class Ours:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 class Mosquitto:
@@ -160,7 +188,11 @@ def main() -> int:
     parser.add_argument(
         "--no-uvloop", action="store_true", help="run our broker on the standard asyncio loop"
     )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # child process mode
     args = parser.parse_args()
+    if args.serve:
+        serve_ours()
+        return 0
     if args.no_uvloop:
         os.environ["EDGE_GATEWAY_NO_UVLOOP"] = "1"  # inherited by our broker's process
     build_generator()

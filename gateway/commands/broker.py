@@ -1,23 +1,39 @@
-"""``edge-gateway broker [-c FILE] [--host H] [--port P]``: run the embedded broker on its own."""
+"""``edge-gateway broker [-c FILE] [--host H] [--port P]``: run the embedded broker on its own.
+
+With ``-c`` the broker uses the ``broker:`` section and ``data_dir`` of a gateway configuration file
+(the same file ``edge-gateway run`` takes): listeners, TLS, limits, password and ACL files, and SQLite
+persistence under ``DATA_DIR/broker``. Without it: one listener on 127.0.0.1:1883, in memory, anonymous
+clients refused unless ``--allow-anonymous``.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.broker import Broker
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "broker",
         help="run the embedded MQTT broker standalone",
-        description="Run the embedded MQTT 3.1.1/5.0 broker on its own. Prints the bound address on start.",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    parser.add_argument("-c", "--config", metavar="FILE", help="configuration file (its [broker] section)")
-    parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="TCP port (default 1883; 0 = any free port)")
+    parser.add_argument("-c", "--config", metavar="FILE", help="gateway configuration file (YAML)")
+    parser.add_argument("--host", default=None, help="address of the first listener (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port of the first listener (0 = any free port)"
+    )
     parser.add_argument(
         "--allow-anonymous",
         action="store_true",
         help="accept clients without credentials (refused by default)",
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", default=None, help="keep retained messages and sessions in DIR (SQLite)"
     )
     parser.set_defaults(func=run)
 
@@ -30,16 +46,64 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _TerminatedError
 
 
+def build_broker(args: argparse.Namespace) -> Broker:
+    """The Broker the arguments describe, with its security and persistence hooks.
+
+    Raises ConfigError (invalid file) or StartupError (security files unusable)."""
+    import dataclasses
+
+    from gateway.broker import Broker, BrokerSettings
+    from gateway.errors import StartupError
+
+    settings = BrokerSettings()
+    if args.config is not None:
+        from gateway.app.convert import broker_settings
+        from gateway.config.loader import load_config
+
+        loaded = load_config(Path(args.config))
+        settings = broker_settings(loaded.config.broker, loaded.config.data_dir / "broker")
+    if args.data_dir is not None:
+        settings = dataclasses.replace(settings, data_dir=Path(args.data_dir))
+    if args.allow_anonymous:
+        settings = dataclasses.replace(settings, allow_anonymous=True)
+    if args.host is not None or args.port is not None:
+        first = settings.listeners[0]
+        first = dataclasses.replace(
+            first,
+            host=args.host if args.host is not None else first.host,
+            port=args.port if args.port is not None else first.port,
+        )
+        settings = dataclasses.replace(settings, listeners=(first, *settings.listeners[1:]))
+    authenticator = authorizer = None
+    if settings.password_file is not None or settings.acl_file is not None:
+        from gateway.broker.auth import build_security
+
+        try:
+            security = build_security(settings)
+        except Exception as exc:  # the auth package's file errors: say which file, refuse to start
+            raise StartupError(
+                f"broker security files: {exc}", hint="check password_file and acl_file"
+            ) from None
+        authenticator, authorizer = security.authenticator, security.authorizer
+    persistence = None
+    if settings.data_dir is not None:
+        from gateway.broker.persistence import SqlitePersistence
+
+        persistence = SqlitePersistence(settings.data_dir)
+    return Broker(settings, authenticator=authenticator, authorizer=authorizer, persistence=persistence)
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import os
     import signal
 
+    from gateway.broker.runner import run_standalone
+
     # While the loop runs, run_standalone's loop handler takes over and stops the broker cleanly; outside
     # it, SIGTERM still ends the process without a traceback instead of killing it mid-flush.
     signal.signal(signal.SIGTERM, _on_sigterm)
-    from gateway.broker.runner import run_standalone
-
+    broker = build_broker(args)
     runner = asyncio.run
     # uvloop when installed (the 'fast' extra); EDGE_GATEWAY_NO_UVLOOP=1 forces the standard loop.
     if not os.environ.get("EDGE_GATEWAY_NO_UVLOOP"):
@@ -50,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             pass
     try:
-        runner(run_standalone(args.config, args.host, args.port, args.allow_anonymous))
+        runner(run_standalone(broker))
     except _TerminatedError:
         return 0
     return 0
