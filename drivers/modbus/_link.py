@@ -47,6 +47,8 @@ class ModbusLink:
         link: the link spec.
         min_reconnect_interval: seconds between two connection attempts, even after a clean close.
         backoff_initial, backoff_max: delays between attempts while connecting fails.
+        close_after_timeouts: a TCP connection on which this many requests in a row got no answer
+            is closed and reopened (serial ports never are).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class ModbusLink:
         min_reconnect_interval: float = 1.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
+        close_after_timeouts: int = 3,
     ) -> None:
         self.spec = link
         self.key = link_key(link)
@@ -68,6 +71,8 @@ class ModbusLink:
         self._quiet_until = 0.0
         self._expected_tid = 0
         self.late_replies = 0
+        self.consecutive_timeouts = 0
+        self.close_after_timeouts = close_after_timeouts
         self.connects = 0
         self.connect_failures = 0
         self.last_connect_error: DeviceError | None = None
@@ -188,6 +193,7 @@ class ModbusLink:
                     self._after_io(timed_out=True)
                     attempt += 1
                     if attempt > retries:
+                        self._link_timed_out()
                         raise DeviceError(
                             device,
                             ErrorKind.TIMEOUT,
@@ -202,6 +208,7 @@ class ModbusLink:
                         self.close()
                     raise from_modbus(exc, device, address) from exc
                 self._after_io(timed_out=False)
+                self.consecutive_timeouts = 0  # any answer, even an exception, shows the link is alive
                 if reply is None:
                     raise DeviceError(device, ErrorKind.DECODE, "empty reply", address=address)
                 if reply.isError():
@@ -218,6 +225,20 @@ class ModbusLink:
                         hint="the reply does not match the request; check for another master on the bus",
                     )
                 return reply
+
+    def _link_timed_out(self) -> None:
+        """Nothing on this TCP link answered ``close_after_timeouts`` times in a row: drop the
+        connection so the next request reconnects (a device whose TCP stack hung often recovers on a
+        new connection). A serial port is never closed for timeouts: one dead slave must not take
+        the bus from the others (catalogue T52a); any answer on the link resets the count."""
+        self.consecutive_timeouts += 1
+        if self._serial or self.consecutive_timeouts < self.close_after_timeouts:
+            return
+        log.warning(
+            "%s: %d requests in a row without an answer; reconnecting", self.key, self.consecutive_timeouts
+        )
+        self.consecutive_timeouts = 0
+        self.close()
 
     async def _keep_gap(self) -> None:
         if not self._serial:

@@ -241,3 +241,22 @@ async def test_t51_idle_close_reconnects_quietly_at_most_once_per_second(
         assert fake.connections_total - before <= 3  # no faster than one reconnect per second
     # each idle close is followed by a reconnect on the next poll; values keep flowing
     assert len([s for s in c.samples if s.quality is Quality.GOOD]) >= 6
+
+
+@pytest.mark.timeout(30)
+async def test_t47_silent_tcp_device_is_reconnected_at_the_minimum_interval(
+    fake_modbus_device: FakeFactory,
+) -> None:
+    """Three requests in a row without an answer close the connection; reconnects then keep to
+    min_reconnect_interval (0.5 s here)."""
+    fake = await fake_modbus_device(silent=True)
+    driver = ModbusDriver(
+        "m",
+        [device("dev", fake, regs("r", 0, 2), timeout=0.1, backoff_initial=0.05, backoff_max=0.05)],
+        min_reconnect_interval=0.5,
+    )
+    async with Collector(driver):
+        started = time.monotonic()
+        await async_wait_until(lambda: fake.connections_total >= 3, timeout=10)
+        elapsed = time.monotonic() - started
+    assert elapsed >= 2 * 0.5  # two reconnects, each no sooner than 0.5 s after the previous attempt
