@@ -49,6 +49,7 @@ from gateway.broker.persistence.writer import StoreWriter, Write, WriterStats
 _log = logging.getLogger(__name__)
 
 _HAND_OFF_MAX = 500
+_SYS_PREFIX = "$SYS/"
 _SQL_RETAINED_SET = "INSERT OR REPLACE INTO retained VALUES (?, ?, ?, ?, ?)"
 _SQL_RETAINED_CLEAR = "DELETE FROM retained WHERE topic = ?"
 _SQL_SESSION_SET = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?)"
@@ -169,9 +170,13 @@ class SqlitePersistence:
     # --- hooks (event loop thread; never block) ----------------------------------------------------------
 
     def retained_set(self, message: StoredMessage) -> None:
+        if message.topic.startswith(_SYS_PREFIX):
+            return  # $SYS statistics are rebuilt at start-up; stored ones would show a dead broker's figures
         self._submit(Write(((_SQL_RETAINED_SET, rows.retained_row(message)),)))
 
     def retained_cleared(self, topic: str) -> None:
+        if topic.startswith(_SYS_PREFIX):
+            return
         self._submit(Write(((_SQL_RETAINED_CLEAR, (topic,)),)))
 
     def session_saved(self, session: StoredSession) -> None:

@@ -81,6 +81,7 @@ async def test_state_round_trips_through_a_clean_restart(tmp_path: Path) -> None
     ]
     for item in retained:
         store.retained_set(item)
+    store.retained_set(StoredMessage("$SYS/broker/uptime", b"12", 0, True))  # not stored: rebuilt at start
     store.retained_set(StoredMessage("plant/gone", b"1", 0, True))
     store.retained_cleared("plant/gone")
     store.session_saved(SESSION)
