@@ -21,7 +21,8 @@ core owns no socket, no task, no clock and no file. Sessions run like this::
     WAITING_FOR_HOST --valid offline STATE | host timeout--> DISCONNECTING   Disconnect, NextServer
     any --Disconnected--> DISCONNECTED                  (the broker sends our Will if it was not clean)
 
-The table :data:`TRANSITIONS` is the authority for state changes; an event that is not legal in the
+The table :data:`TRANSITIONS` (in ``sparkplug/_edge_states.py``, re-exported here) is the authority for
+state changes; an event that is not legal in the
 current state raises :class:`~sparkplug.errors.EdgeNodeUsageError` (a bug in the shell). Metric and device
 events are legal in every state: while the node is not born, changes come back as ``StoreForLater``.
 
@@ -60,20 +61,17 @@ What the shell must do
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import Enum
 from typing import Any
 
-from sparkplug._host_state import PrimaryHostTracker, Verdict
-from sparkplug._metric_table import MetricState, MetricTable, check_value
-from sparkplug.codec import decode_payload, encode_payload, retype
+from sparkplug._edge_births import control_metric, dbirth_metrics, historical_batches, nbirth_metrics
+from sparkplug._edge_incoming import on_message
+from sparkplug._edge_states import TRANSITIONS, SessionState, Trigger
+from sparkplug._host_state import PrimaryHostTracker
+from sparkplug._metric_table import MetricTable
+from sparkplug.codec import encode_payload
 from sparkplug.datatypes import DataType
 from sparkplug.edge_types import (
     BD_SEQ,
-    DEVICE_REBIRTH,
-    NEXT_SERVER,
-    REBIRTH,
-    REBOOT,
-    SCAN_RATE,
     Connected,
     ConnectStarting,
     DeviceOffline,
@@ -91,55 +89,18 @@ from sparkplug.edge_types import (
     PersistBdSeq,
     Publish,
     PublishHistorical,
-    Reboot,
-    Sample,
-    SetScanRate,
     SetWill,
     Shutdown,
     StoreForLater,
     Subscribe,
     Subscribed,
     Tick,
-    WriteMetric,
 )
-from sparkplug.errors import EdgeNodeUsageError, SparkplugDecodeError, TopicError
+from sparkplug.errors import EdgeNodeUsageError
 from sparkplug.model import Metric, MetricValue, Payload
-from sparkplug.topics import MessageType, Topic, build_topic, parse_topic, validate_id
+from sparkplug.topics import MessageType, build_topic, validate_id
 
-
-class SessionState(Enum):
-    DISCONNECTED = "disconnected"  # no MQTT connection
-    CONNECTING = "connecting"  # CONNECT with our Will sent, waiting for CONNACK
-    SUBSCRIBING = "subscribing"  # CONNACK in, waiting for every SUBACK
-    WAITING_FOR_HOST = "waiting_for_host"  # subscribed; primary host not seen online yet (§9)
-    ONLINE = "online"  # NBIRTH and DBIRTHs out; DATA flows
-    DISCONNECTING = "disconnecting"  # we asked the shell to disconnect; waiting for Disconnected
-
-
-class Trigger(Enum):
-    CONNECT = "connect"
-    CONNACK = "connack"
-    WAIT_FOR_HOST = "wait_for_host"
-    BIRTH = "birth"
-    LEAVE = "leave"
-    LOST = "lost"
-
-
-_S = SessionState
-#: (state, trigger) -> next state. Anything missing is illegal and raises EdgeNodeUsageError.
-TRANSITIONS: dict[tuple[SessionState, Trigger], SessionState] = {
-    (_S.DISCONNECTED, Trigger.CONNECT): _S.CONNECTING,
-    (_S.CONNECTING, Trigger.CONNACK): _S.SUBSCRIBING,
-    (_S.SUBSCRIBING, Trigger.WAIT_FOR_HOST): _S.WAITING_FOR_HOST,
-    (_S.SUBSCRIBING, Trigger.BIRTH): _S.ONLINE,
-    (_S.WAITING_FOR_HOST, Trigger.BIRTH): _S.ONLINE,
-    (_S.ONLINE, Trigger.BIRTH): _S.ONLINE,  # rebirth
-    **{(state, Trigger.LEAVE): _S.DISCONNECTING for state in (_S.CONNECTING, _S.SUBSCRIBING)},
-    **{(state, Trigger.LEAVE): _S.DISCONNECTING for state in (_S.WAITING_FOR_HOST, _S.ONLINE)},
-    **{(state, Trigger.LOST): _S.DISCONNECTED for state in SessionState},
-}
-
-_CONNECTED_STATES = frozenset({_S.SUBSCRIBING, _S.WAITING_FOR_HOST, _S.ONLINE})
+__all__ = ["TRANSITIONS", "EdgeNode", "SessionState", "Trigger"]
 
 
 class EdgeNode:
@@ -179,7 +140,7 @@ class EdgeNode:
             ConnectStarting: self._on_connect_starting,
             Connected: self._on_connected,
             Subscribed: self._on_subscribed,
-            MessageReceived: self._on_message,
+            MessageReceived: lambda event, now: on_message(self, event, now),
             MetricsChanged: self._on_metrics_changed,
             DeviceOnline: self._on_device_online,
             DeviceOffline: self._on_device_offline,
@@ -348,50 +309,21 @@ class EdgeNode:
         outputs.append(FlushHistory())
         return outputs
 
-    def _control(
-        self, name: str, datatype: DataType, value: MetricValue, now: int, alias: bool = True
-    ) -> Metric:
-        use_alias = alias and self.config.use_aliases
-        return Metric(
-            name=name,
-            alias=self._table.alias_for(None, name) if use_alias else None,
-            timestamp=now,
-            datatype=datatype,
-            value=value,
-        )
+    def _control(self, name: str, datatype: DataType, value: MetricValue, now: int) -> Metric:
+        return control_metric(self._table, self.config, name, datatype, value, now)
 
     def _nbirth(self, now: int) -> Publish:
-        cfg = self.config
         assert self._bd_seq is not None
-        metrics = [
-            # payloads-nbirth-bdseq-repeat: the Will's bdSeq, as Int64 in long_value.
-            self._control(BD_SEQ, DataType.Int64, self._bd_seq, now),
-            # operational-behavior-data-commands-rebirth-name-aliases: Rebirth never has an alias.
-            self._control(REBIRTH, DataType.Boolean, False, now, alias=False),
-        ]
-        if cfg.next_server_control:
-            metrics.append(self._control(NEXT_SERVER, DataType.Boolean, False, now))
-        if cfg.reboot_control:
-            metrics.append(self._control(REBOOT, DataType.Boolean, False, now))
-        if self._scan_rate is not None:
-            metrics.append(self._control(SCAN_RATE, DataType.Int64, self._scan_rate, now))
-        metrics.extend(cfg.template_definitions)
-        for state in self._table.states(None):
-            metrics.append(self._table.birth_metric(None, state, now, cfg.use_aliases))
+        metrics = nbirth_metrics(self._table, self.config, self._bd_seq, self._scan_rate, now)
         seq = self._next_seq()
         payload = encode_payload(
             Payload(timestamp=now, metrics=tuple(metrics), seq=seq),
-            uint32_in_long_value=cfg.uint32_in_long_value,
+            uint32_in_long_value=self.config.uint32_in_long_value,
         )
         return Publish(self._node_topic[MessageType.NBIRTH], payload, 0, False, MessageType.NBIRTH, None, seq)
 
     def _dbirth(self, device_id: str, now: int) -> Publish:
-        cfg = self.config
-        metrics = []
-        if cfg.device_rebirth_control:
-            metrics.append(Metric(name=DEVICE_REBIRTH, timestamp=now, datatype=DataType.Boolean, value=False))
-        for state in self._table.states(device_id):
-            metrics.append(self._table.birth_metric(device_id, state, now, cfg.use_aliases))
+        metrics = dbirth_metrics(self._table, self.config, device_id, now)
         self._born_devices.add(device_id)
         return self._device_message(MessageType.DBIRTH, device_id, metrics, now, include_datatype=True)
 
@@ -495,185 +427,16 @@ class EdgeNode:
                     f"dropped {len(event.samples)} historical samples of {where}: not in the current birth"
                 )
             ]
-        kept: list[tuple[MetricState, Sample]] = []
-        dropped = 0
-        for sample in event.samples:
-            state = self._table.get(owner, sample.name)
-            if state is None:
-                dropped += 1
-                continue
-            try:
-                check_value(state.spec, sample.value)
-            except ValueError:
-                dropped += 1
-                continue
-            kept.append((state, sample))
+        batches, dropped = historical_batches(self._table, owner, event.samples, self.config)
         outputs: list[Output] = []
         if dropped:
             outputs.append(
                 Notice(f"dropped {dropped} historical samples of {where}: metric not in the current birth")
             )
-        batch = self.config.historical_batch
-        use_aliases = self.config.use_aliases
-        for start in range(0, len(kept), batch):
-            chunk = kept[start : start + batch]
-            metrics = [
-                self._table.data_metric(s, sample, use_aliases, historical=True) for s, sample in chunk
-            ]
-            outputs.append(self._data(owner, metrics, now))
+        outputs.extend(self._data(owner, metrics, now) for metrics in batches)
         return outputs
 
     # ------------------------------------------------------------------------------------ incoming messages
-
-    def _on_message(self, event: MessageReceived, now: int) -> list[Output]:
-        try:
-            topic = parse_topic(event.topic)
-        except TopicError as exc:
-            return [Notice(f"ignored message: {exc}")]
-        if topic.message_type is MessageType.STATE:
-            return self._on_state(topic, event.payload, now)
-        cfg = self.config
-        if topic.group_id != cfg.group_id or topic.edge_node_id != cfg.edge_node_id:
-            return [Notice(f"ignored {event.topic}: not addressed to this edge node")]
-        if topic.message_type not in (MessageType.NCMD, MessageType.DCMD):
-            return [Notice(f"ignored {event.topic}: edge nodes only consume NCMD, DCMD and STATE")]
-        if self._state is not SessionState.ONLINE:
-            return [Notice(f"ignored {event.topic}: the node is not born ({self._state.value})")]
-        try:
-            payload = decode_payload(event.payload)
-        except SparkplugDecodeError as exc:
-            return [Notice(f"ignored {event.topic}: {exc}")]
-        if topic.message_type is MessageType.NCMD:
-            return self._on_ncmd(payload, now)
-        assert topic.device_id is not None
-        return self._on_dcmd(topic.device_id, payload, now)
-
-    def _on_state(self, topic: Topic, payload: bytes, now: int) -> list[Output]:
-        if self._host is None:
-            return [Notice(f"ignored STATE of {topic.host_id!r}: no primary host configured")]
-        if self._state not in _CONNECTED_STATES:
-            return [Notice(f"ignored STATE of {topic.host_id!r} in state {self._state.value}")]
-        judged = self._host.judge(self._server, topic, payload)
-        if judged.verdict is Verdict.IGNORED:
-            return [Notice(judged.reason)]
-        if judged.verdict is Verdict.ONLINE:
-            self._host_online = True
-            if self._state is SessionState.WAITING_FOR_HOST:
-                return self._births(now)
-            return []
-        # Valid offline: operational-behavior-edge-node-termination-host-offline; walk to the next server.
-        self._host_online = False
-        if self._state is SessionState.SUBSCRIBING:
-            self._go(Trigger.LEAVE)
-            reason = f"primary host {self._host.host_id!r} is offline ({judged.reason})"
-            return [Disconnect(reason), NextServer(reason)]
-        reason = f"primary host {self._host.host_id!r} is offline ({judged.reason})"
-        return [*self._leave(now, reason), NextServer(reason)]
-
-    def _resolve(self, owner: str | None, metric: Metric) -> str | None:
-        if metric.alias is not None:
-            found = self._table.resolve_alias(metric.alias)
-            if found is not None and found[0] == owner:
-                return found[1]
-        return metric.name
-
-    def _typed_value(self, metric: Metric, datatype: DataType) -> tuple[MetricValue, str | None]:
-        """The command's value as ``datatype``, or an explanation why it cannot be."""
-        if metric.datatype is not DataType.Unknown and metric.datatype is not datatype:
-            return None, f"declared {metric.datatype.name}, expected {datatype.name}"
-        try:
-            return retype(metric, datatype).value, None
-        except SparkplugDecodeError as exc:
-            return None, str(exc)
-
-    def _on_ncmd(self, payload: Payload, now: int) -> list[Output]:
-        cfg = self.config
-        outputs: list[Output] = []
-        for metric in payload.metrics:
-            name = self._resolve(None, metric)
-            if name == REBIRTH:
-                value, problem = self._typed_value(metric, DataType.Boolean)
-                if value is True:
-                    outputs.extend(self._request_rebirth(now))
-                elif problem:
-                    outputs.append(Notice(f"NCMD {REBIRTH}: {problem}"))
-            elif name == NEXT_SERVER and cfg.next_server_control:
-                value, problem = self._typed_value(metric, DataType.Boolean)
-                if value is True:
-                    reason = "NCMD Node Control/Next Server"
-                    return [*outputs, *self._leave(now, reason), NextServer(reason)]
-            elif name == REBOOT and cfg.reboot_control:
-                value, problem = self._typed_value(metric, DataType.Boolean)
-                if value is True:
-                    return [*outputs, *self._leave(now, "NCMD Node Control/Reboot"), Reboot()]
-            elif name == SCAN_RATE and self._scan_rate is not None:
-                value, problem = self._typed_value(metric, DataType.Int64)
-                if isinstance(value, int) and value > 0:
-                    self._scan_rate = value
-                    control = self._control(SCAN_RATE, DataType.Int64, value, now)
-                    if cfg.use_aliases:
-                        control = Metric(
-                            alias=control.alias, timestamp=now, datatype=DataType.Int64, value=value
-                        )
-                    outputs.append(SetScanRate(None, value))
-                    outputs.append(self._data(None, [control], now))
-                else:
-                    outputs.append(
-                        Notice(f"NCMD {SCAN_RATE}: refused {metric.value!r} {problem or ''}".strip())
-                    )
-            else:
-                outputs.extend(self._write(None, name, metric))
-        return outputs
-
-    def _on_dcmd(self, device_id: str, payload: Payload, now: int) -> list[Output]:
-        if device_id not in self._born_devices:
-            return [Notice(f"ignored DCMD for device {device_id!r}: not born in this session")]
-        outputs: list[Output] = []
-        for metric in payload.metrics:
-            name = self._resolve(device_id, metric)
-            if name == DEVICE_REBIRTH and self.config.device_rebirth_control:
-                value, problem = self._typed_value(metric, DataType.Boolean)
-                if value is True:
-                    outputs.append(self._dbirth(device_id, now))
-                elif problem:
-                    outputs.append(Notice(f"DCMD {DEVICE_REBIRTH}: {problem}"))
-            else:
-                outputs.extend(self._write(device_id, name, metric))
-        return outputs
-
-    def _write(self, owner: str | None, name: str | None, metric: Metric) -> list[Output]:
-        where = "NCMD" if owner is None else f"DCMD for device {owner!r}"
-        state = self._table.get(owner, name) if name is not None else None
-        if state is None:
-            label = name if name is not None else f"alias {metric.alias}"
-            return [Notice(f"{where}: unknown metric {label!r} ignored")]
-        if not state.spec.writable:
-            return [Notice(f"{where}: metric {name!r} is read-only")]
-        value, problem = self._typed_value(metric, state.spec.datatype)
-        if problem is None:
-            try:
-                check_value(state.spec, value)
-            except ValueError as exc:
-                problem = str(exc)
-        if problem is not None:
-            return [Notice(f"{where}: metric {name!r} value refused: {problem}")]
-        return [WriteMetric(owner, state.spec.name, state.spec.datatype, value)]
-
-    def _request_rebirth(self, now: int) -> list[Output]:
-        """Rebirth now, unless one was requested less than the debounce delay ago: then once at its end.
-
-        The first request is never ignored (§19.15); a burst of requests yields two births at most.
-        """
-        last = self._last_requested_rebirth
-        debounce = self.config.rebirth_debounce_ms
-        if last is None or now - last >= debounce:
-            self._last_requested_rebirth = now
-            self._pending_rebirth_at = None
-            return self._births(now)
-        if self._pending_rebirth_at is None:
-            self._pending_rebirth_at = last + debounce
-            return [Notice(f"Rebirth request deferred to {self._pending_rebirth_at} (debounce)")]
-        return []
 
 
 _NODE_TYPES = (MessageType.NBIRTH, MessageType.NDEATH, MessageType.NDATA, MessageType.NCMD)
