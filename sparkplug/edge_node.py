@@ -22,9 +22,9 @@ core owns no socket, no task, no clock and no file. Sessions run like this::
     any --Disconnected--> DISCONNECTED                  (the broker sends our Will if it was not clean)
 
 The table :data:`TRANSITIONS` (in ``sparkplug/_edge_states.py``, re-exported here) is the authority for
-state changes; an event that is not legal in the
-current state raises :class:`~sparkplug.errors.EdgeNodeUsageError` (a bug in the shell). Metric and device
-events are legal in every state: while the node is not born, changes come back as ``StoreForLater``.
+state changes; an event that is not legal in the current state raises
+:class:`~sparkplug.errors.EdgeNodeUsageError` (a bug in the shell). Metric and device events are legal
+in every state: while the node is not born, changes come back as ``StoreForLater``.
 
 What the core guarantees (with the TCK assertion ids it obeys)
 --------------------------------------------------------------
@@ -46,14 +46,16 @@ What the shell must do
   connect with Clean Session/Clean Start (session expiry 0) and the ``SetWill`` Will (QoS 1, no retain).
 - After CONNACK: ``Connected``; make the ``Subscribe`` outputs; when every SUBACK is in: ``Subscribed``.
 - Feed every message on those subscriptions as ``MessageReceived``; feed ``Disconnected`` when the
-  connection is gone for any reason (also after carrying out a ``Disconnect``).
+  connection is gone for any reason: lost, refused, a CONNECT that never got its CONNACK, or closed
+  after carrying out a ``Disconnect``. Only then may the next ``ConnectStarting`` come.
 - Publish ``Publish`` outputs in order, on one connection. For a QoS 1 NDEATH, wait for the PUBACK before
   carrying out the ``Disconnect`` that follows (MQTT 5: DISCONNECT reason 0x04 so the Will still goes).
 - Own the server list: on ``NextServer`` pick the next one (wrap around); on connection loss retry with
   backoff (policy is the shell's). ``Reboot``: restart after disconnecting.
 - Call ``Tick`` at :meth:`EdgeNode.next_deadline` (rebirth debounce, primary-host timeout).
-- Keep ``StoreForLater`` samples (store-and-forward); on ``FlushHistory`` drain them, rate-limited, as
-  ``PublishHistorical`` events (one device per event).
+- Keep ``StoreForLater`` samples (store-and-forward); on ``FlushHistory`` (after every birth, rebirths
+  included) drain them, rate-limited, as ``PublishHistorical`` events (one device per event). A
+  ``PublishHistorical`` that arrives while the node is not born comes back as ``StoreForLater``.
 - Carry out ``WriteMetric`` / ``SetScanRate`` and report the new values as ``MetricsChanged``
   (Scan Rate is reported by the core itself). Log ``Notice`` messages.
 """
