@@ -31,7 +31,8 @@ import drivers
 from gateway import __version__
 from gateway.app import convert
 from gateway.app.devices import DeviceHost
-from gateway.app.history import HistoryBuffer
+from gateway.app.durable_history import DurableHistory
+from gateway.app.history import History, HistoryBuffer
 from gateway.app.internal_auth import ControlAuthorizer, InternalAuthenticator
 from gateway.app.node_metrics import NodeMetrics
 from gateway.app.sparkplug_session import SparkplugSession
@@ -43,6 +44,7 @@ from gateway.control.commands import CommandHandler
 from gateway.control.publisher import StatusPublisher
 from gateway.errors import StartupError
 from gateway.logging_setup import LogRing
+from gateway.store import MessageStore, StoreLimits
 from gateway.uplink import Uplink
 from sparkplug import (
     BdSeqStore,
@@ -92,7 +94,8 @@ class Daemon:
         self.authorizer: ControlAuthorizer | None = None
         self.session: SparkplugSession | None = None
         self.uplink: Uplink | None = None
-        self.history = HistoryBuffer(self.config.store.max_messages)
+        self.history: History = HistoryBuffer(self.config.store.max_messages)
+        self.message_store: MessageStore | None = None
         self.devices: dict[str, DeviceHost] = {}
         self.publisher: StatusPublisher | None = None
         self.commands: CommandHandler | None = None
@@ -125,6 +128,8 @@ class Daemon:
             ) from None
         if cfg.broker.enabled:
             await self._start_broker(data_dir)
+        if cfg.store.enabled:
+            await self._open_store(data_dir)
         await self._start_sparkplug(data_dir)
         for device in cfg.devices:
             await self._add_device(device)
@@ -171,6 +176,14 @@ class Daemon:
         await self.broker.start()
         for host, port in self.broker.addresses:
             self._announce(f"broker listening on {host}:{port}")
+
+    async def _open_store(self, data_dir: Path) -> None:
+        """The SQLite store for samples kept while offline; a bad file degrades to memory (logged)."""
+        limits = StoreLimits(max_bytes=self.config.store.max_bytes, max_age_s=None)
+        self.message_store = MessageStore(data_dir / "store.sqlite3", limits=limits)
+        status = await self.message_store.open()
+        self.history = DurableHistory(self.message_store)
+        log.info("store %s: %d message(s) kept from before", status.path or "(memory)", status.messages)
 
     async def _start_sparkplug(self, data_dir: Path) -> None:
         cfg = self.config
@@ -244,6 +257,12 @@ class Daemon:
         """Clean shutdown: NDEATH, devices stopped, control plane offline, broker flushed. Idempotent."""
         if self.stopped.is_set():
             return
+        if self.publisher is not None and self.broker is not None:
+            # Say "offline" first: clients see it while the rest stops (NDEATH, devices, store).
+            try:
+                self.publisher.stop()
+            except Exception:  # a broken snapshot must not block the shutdown; say so
+                log.exception("publishing the final control-plane state failed")
         if self.uplink is not None:
             await self.uplink.stop()
         uplink_task = next((t for t in self._tasks if t.get_name() == "uplink"), None)
@@ -256,18 +275,15 @@ class Daemon:
             await host.stop()
         if self.session is not None:
             await self.session.close()
+        if self.message_store is not None:
+            await self.message_store.close()  # commits what is pending: the store is flushed
         if self.commands is not None:
             await self.commands.close()
         if self.log_ring is not None:
             self.log_ring.listener = None
         if self.publisher is not None and self.broker is not None:
-            try:
-                self.publisher.stop()
-            except Exception:  # a broken snapshot must not block the shutdown; say so
-                log.exception("publishing the final control-plane state failed")
-            # broker.stop() aborts client connections at once (gateway/broker/service.py), dropping
-            # what is still queued: give it a bounded moment to send the offline state (QoS 1 goes
-            # through the session's in-flight window on a later loop pass).
+            # broker.stop() aborts client connections at once (gateway/broker/service.py), dropping what
+            # is still queued: the offline state went out first; a bounded moment for the last writes.
             await asyncio.sleep(OFFLINE_GRACE_S)
         for task in self._tasks:
             task.cancel()
@@ -382,6 +398,8 @@ class Daemon:
 
     async def _node_metrics_loop(self) -> None:
         while True:
+            if isinstance(self.history, DurableHistory):
+                await self.history.refresh_oldest()
             if self.node_metrics is not None and self.session is not None:
                 samples = self.node_metrics.samples(self)
                 with contextlib.suppress(SparkplugError):

@@ -133,21 +133,25 @@ class DaemonView:
         history = d.history.status()
         now = drivers.utc_ms()
         online = d.session is not None and d.session.node.state.value == "online"
-        mode = (
-            c.StoreMode.LIVE
-            if online and history.depth == 0
-            else (c.StoreMode.DRAINING if online else c.StoreMode.STORING)
-        )
+        if history.depth == 0:
+            mode = c.StoreMode.LIVE if online else c.StoreMode.STORING
+        else:
+            mode = c.StoreMode.DRAINING if online else c.StoreMode.STORING
+        db_bytes = 0
+        if d.message_store is not None:
+            path = d.config.data_dir / "store.sqlite3"
+            db_bytes = path.stat().st_size if path.exists() else 0
         return c.StoreStatus(
             timestamp_ms=now,
             mode=mode,
             depth=history.depth,
-            bytes=0,
+            bytes=history.bytes,
             oldest_age_s=None if history.oldest_ms is None else max(0.0, (now - history.oldest_ms) / 1000),
             dropped=history.dropped,
             drop_policy=d.config.store.drop_policy.value,
             capacity_messages=d.config.store.max_messages,
             capacity_bytes=d.config.store.max_bytes,
+            db_bytes=db_bytes,
         )
 
     def broker_status(self) -> c.BrokerStatus:

@@ -1,28 +1,58 @@
 """Samples kept while the edge node cannot publish them live (sparkplug-b-edge-node.md §11).
 
-A bounded in-memory buffer, drop-oldest, with every drop counted. It holds what the edge-node core
-hands back as ``StoreForLater`` and gives it back, oldest first, per device, when the core says
-``FlushHistory``. (Durable storage in ``gateway.store`` is for plain MQTT forwarding; see the daemon
-docs for what survives a restart.)
+:class:`History` is what the Sparkplug session needs: ``store`` what the core hands back as
+``StoreForLater``; when the core says ``FlushHistory``, ``take`` chunks oldest first (one device
+each), publish them as historical DATA, then ``ack`` what was handed to the client or ``requeue`` what
+was not (the session ended mid-drain). Two implementations:
+
+- :class:`HistoryBuffer`: bounded, in memory, drop-oldest (``store.enabled: false`` keeps nothing
+  durable; also the unit-test form);
+- :class:`gateway.app.durable_history.DurableHistory`: the SQLite queue of ``gateway.store``: what was
+  committed survives kill -9 and a restart.
 """
 
 from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
+from typing import Protocol
 
 from sparkplug import Sample
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryChunk:
+    """Samples of one device (``None`` = node), oldest first; ``ids`` identify them in a durable store."""
+
+    device_id: str | None
+    samples: tuple[Sample, ...]
+    ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryStatus:
-    """depth: samples held; dropped: samples dropped because the buffer was full; oldest_ms: the
-    timestamp of the oldest sample held, or None."""
+    """depth: entries held (samples in memory, stored messages on disk); dropped: entries dropped by
+    the caps; oldest_ms: timestamp of the oldest entry, or None; drained: samples replayed; bytes:
+    bytes held (0 in memory); durable: whether it survives a restart."""
 
     depth: int
     dropped: int
     oldest_ms: int | None
     drained: int
+    bytes: int = 0
+    durable: bool = False
+
+
+class History(Protocol):
+    def store(self, device_id: str | None, samples: tuple[Sample, ...]) -> None: ...
+
+    async def take(self, limit: int) -> list[HistoryChunk]: ...
+
+    def ack(self, chunks: list[HistoryChunk]) -> None: ...
+
+    def requeue(self, chunks: list[HistoryChunk]) -> None: ...
+
+    def status(self) -> HistoryStatus: ...
 
 
 class HistoryBuffer:
@@ -43,7 +73,7 @@ class HistoryBuffer:
                 self.dropped += 1
             self._items.append((device_id, sample))
 
-    def take(self, limit: int) -> list[tuple[str | None, tuple[Sample, ...]]]:
+    async def take(self, limit: int) -> list[HistoryChunk]:
         """Up to ``limit`` samples, oldest first, grouped into runs of one device."""
         groups: list[tuple[str | None, list[Sample]]] = []
         for _ in range(min(limit, len(self._items))):
@@ -52,9 +82,16 @@ class HistoryBuffer:
                 groups[-1][1].append(sample)
             else:
                 groups.append((device_id, [sample]))
-        taken = [(device_id, tuple(samples)) for device_id, samples in groups]
-        self.drained += sum(len(samples) for _, samples in taken)
-        return taken
+        return [HistoryChunk(device_id, tuple(samples)) for device_id, samples in groups]
+
+    def ack(self, chunks: list[HistoryChunk]) -> None:
+        self.drained += sum(len(chunk.samples) for chunk in chunks)
+
+    def requeue(self, chunks: list[HistoryChunk]) -> None:
+        """Put chunks back at the front, in their order (they stay the oldest)."""
+        for chunk in reversed(chunks):
+            for sample in reversed(chunk.samples):
+                self._items.appendleft((chunk.device_id, sample))
 
     def __len__(self) -> int:
         return len(self._items)

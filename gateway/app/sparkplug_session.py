@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers import utc_ms
-from gateway.app.history import HistoryBuffer
+from gateway.app.history import History, HistoryChunk
 from gateway.uplink import (
     ConnectionInfo,
     InboundMessage,
@@ -66,6 +66,7 @@ from sparkplug import (
     SetScanRate,
     SetWill,
     Shutdown,
+    SparkplugError,
     StoreForLater,
     Subscribe,
     Subscribed,
@@ -76,8 +77,8 @@ from sparkplug import (
 
 log = logging.getLogger(__name__)
 
-HISTORY_BATCH = 200
-"""Samples per historical PublishHistorical event during a drain."""
+HISTORY_BATCH = 50
+"""Entries taken from the history per drain step (samples in memory, stored messages on disk)."""
 
 WriteHandler = Callable[[WriteMetric], Awaitable[None]]
 
@@ -108,7 +109,7 @@ class SparkplugSession:
         self,
         node: EdgeNode,
         bd_seq_store: BdSeqStore,
-        history: HistoryBuffer,
+        history: History,
         *,
         on_write: WriteHandler,
         on_scan_rate: Callable[[int], None] | None = None,
@@ -330,14 +331,30 @@ class SparkplugSession:
             self._drain = None
 
     async def _drain_history(self) -> None:
-        """Replay buffered samples as is_historical DATA, at most ``drain_rate`` samples/s (§11 rule 5)."""
-        while len(self._history) and self._born():
-            taken = self._history.take(HISTORY_BATCH)
-            sent = 0
-            for device_id, samples in taken:
-                if not self._born():
-                    self._history.store(device_id, samples)  # not born any more: keep them
-                    continue
-                self.feed(PublishHistorical(device_id, samples))
-                sent += len(samples)
-            await asyncio.sleep(sent / self._drain_rate if sent else 0)
+        """Replay stored samples as is_historical DATA, at most ``drain_rate`` samples/s (§11 rule 5).
+
+        Chunks are acknowledged to the history once handed to the client; chunks not sent (the session
+        ended, or this task was cancelled) are requeued so the next session sends them.
+        """
+        reset = getattr(self._history, "reset", None)
+        if callable(reset):
+            reset()  # a new session: read from the oldest stored sample again
+        while self._born():
+            chunks = await self._history.take(HISTORY_BATCH)
+            if not chunks:
+                return
+            sent: list[HistoryChunk] = []
+            try:
+                for chunk in chunks:
+                    if not self._born():
+                        break
+                    try:
+                        self.feed(PublishHistorical(chunk.device_id, chunk.samples))
+                    except SparkplugError as exc:
+                        log.warning("historical samples dropped: %s", exc, extra={"device": chunk.device_id})
+                    sent.append(chunk)
+            finally:
+                self._history.ack(sent)
+                self._history.requeue(chunks[len(sent) :])
+            count = sum(len(chunk.samples) for chunk in sent)
+            await asyncio.sleep(count / self._drain_rate if count else 0)
