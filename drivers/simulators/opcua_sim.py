@@ -99,6 +99,8 @@ class OpcUaSimulator:
         cert_dir: where the server certificate and key are (generated when missing).
         users: username -> password; when set, anonymous and unknown users are refused.
         accept_client: a predicate on the client certificate's DER bytes; ``None`` accepts any.
+        user_certificates: DER user certificates accepted as X.509 identities; with ``users`` or this
+            set, anonymous access is refused.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class OpcUaSimulator:
         cert_dir: Path | None = None,
         users: dict[str, str] | None = None,
         accept_client: Any = None,
+        user_certificates: Sequence[bytes] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -120,6 +123,7 @@ class OpcUaSimulator:
         self.cert_dir = cert_dir
         self.users = users
         self.accept_client = accept_client
+        self.user_certificates = None if user_certificates is None else tuple(user_certificates)
         self.variables: tuple[SimVariable, ...] = tuple(
             default_variables() + bench_variables(extra_variables)
         )
@@ -149,6 +153,7 @@ class OpcUaSimulator:
         ua = load_ua()
         started = time.perf_counter()
         users = self.users
+        user_certs = self.user_certificates
 
         class _Users(UserManager):
             def get_user(
@@ -160,10 +165,20 @@ class OpcUaSimulator:
             ) -> Any:
                 from asyncua.crypto.permission_rules import User, UserRole
 
-                if users is None:
+                if users is None and user_certs is None:
                     return User(role=UserRole.User)
-                if username is not None and users.get(username) == password:
+                if username is not None and users is not None and users.get(username) == password:
                     return User(role=UserRole.User, name=username)
+                if certificate is not None and user_certs is not None:
+                    from cryptography.hazmat.primitives.serialization import Encoding
+
+                    der = (
+                        certificate
+                        if isinstance(certificate, bytes)
+                        else certificate.public_bytes(Encoding.DER)
+                    )
+                    if der in user_certs:
+                        return User(role=UserRole.User, name="certificate user")
                 return None
 
         server: Any = Server(user_manager=_Users())
@@ -176,8 +191,11 @@ class OpcUaSimulator:
             "sign_encrypt": ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
         }
         server.set_security_policy([policies[s] for s in self.security])
-        if users is not None:
-            server.set_security_IDs(["Username"])
+        if users is not None or user_certs is not None:
+            tokens = [ua.UserNameIdentityToken] if users is not None else []
+            if user_certs is not None:
+                tokens.append(ua.X509IdentityToken)
+            server.set_identity_tokens(tokens)
         if any(s != "none" for s in self.security):
             await self._load_certificate(server)
         if self.accept_client is not None:

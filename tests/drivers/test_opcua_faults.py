@@ -230,3 +230,39 @@ async def test_t54b_expired_session_gets_a_new_session_and_subscription() -> Non
             assert driver.connects == 2 and driver.subscriptions_created == 2
             assert driver.session_id != first_session
             assert sim.subscription_count() == 1
+
+
+@pytest.mark.timeout(60)
+async def test_x509_user_identity(tmp_path: Path) -> None:
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from drivers.opcua import X509Identity
+
+    user_cert, user_key = tmp_path / "user" / "cert.der", tmp_path / "user" / "key.pem"
+    user_cert.parent.mkdir()
+    await setup_self_signed_certificate(
+        user_key, user_cert, "urn:operator", "localhost", [ExtendedKeyUsageOID.CLIENT_AUTH], {}
+    )
+    async with OpcUaSimulator(
+        security=("sign_encrypt",), cert_dir=tmp_path / "server", user_certificates=[user_cert.read_bytes()]
+    ) as sim:
+        trusted = tmp_path / "trusted"
+        trusted.mkdir()
+        shutil.copy(tmp_path / "server" / "server_cert.der", trusted / "server.der")
+        driver = OpcUaDriver(
+            "o",
+            server_spec(
+                sim,
+                data_dir=tmp_path / "gw",
+                trust_dir=trusted,
+                identity=X509Identity(user_cert, user_key),
+                **SECURE,
+            ),
+        )
+        async with Collector(driver) as c:
+            await c.wait_quality("Line1.Counter", Quality.GOOD, timeout=15)
+        anonymous = OpcUaDriver("o", server_spec(sim, data_dir=tmp_path / "gw", trust_dir=trusted, **SECURE))
+        async with Collector(anonymous):
+            await async_wait_until(lambda: anonymous.last_error is not None, timeout=15)
+            assert anonymous.last_error is not None and anonymous.last_error.kind is ErrorKind.SECURITY
