@@ -307,3 +307,12 @@ def test_quirk_unset_template_strings_read_as_empty(tahu: TahuNode) -> None:
     template = from_tahu(tahu.decode(encode_payload(payload))).metrics[0].value
     assert isinstance(template, Template)
     assert (template.template_ref, template.version) == ("", "")
+
+
+def test_missing_node_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """Without Node.js on PATH the interop tests fail (never skip) with a message saying what to install."""
+    from tests.interop.tahu_node import TahuUnavailableError
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TahuUnavailableError, match=r"Node\.js .* is not on PATH"):
+        TahuNode()

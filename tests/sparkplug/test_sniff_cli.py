@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -30,6 +31,10 @@ from sparkplug import (
 )
 from tests.sparkplug.edge_harness import Harness, of_type, published
 from tests.support.mosquitto import MosquittoProcess
+
+# mosquitto started as root drops to the "mosquitto" user, which cannot read files under pytest's
+# private tmp_path; keep the current user so it can read the certificates and the password file.
+KEEP_USER = ["user root"] if os.geteuid() == 0 else []
 
 
 class Lines:
@@ -198,3 +203,81 @@ def test_sniff_rejects_bad_group_and_key_without_cert() -> None:
             timeout=30,
         )
         assert result.returncode == 1 and message in result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_sniff_over_tls_with_credentials(mosquitto_factory: Any, tmp_path: Any) -> None:
+    """--cafile/--username/--password against a mosquitto TLS listener that requires a password."""
+    import trustme
+
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_path = tmp_path / "ca.pem"
+    cert_path = tmp_path / "server.pem"
+    key_path = tmp_path / "server.key"
+    ca.cert_pem.write_to_path(str(ca_path))
+    server_cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    server_cert.private_key_pem.write_to_path(str(key_path))
+    password_file = tmp_path / "passwords"
+    password_file.write_text("")
+    subprocess.run(
+        ["mosquitto_passwd", "-b", str(password_file), "sniffer", "s3cret"], check=True, timeout=30
+    )
+    subprocess.run(["mosquitto_passwd", "-b", str(password_file), "publisher", "pub"], check=True, timeout=30)
+    broker: MosquittoProcess = mosquitto_factory(
+        [
+            *KEEP_USER,
+            f"cafile {ca_path}",
+            f"certfile {cert_path}",
+            f"keyfile {key_path}",
+            "allow_anonymous false",
+            f"password_file {password_file}",
+        ]
+    )
+    stream, _ = edge_node_stream()
+    extra = [
+        "--cafile",
+        str(ca_path),
+        "--username",
+        "sniffer",
+        "--password",
+        "s3cret",
+        "--json",
+        "--count",
+        "1",
+    ]
+    with sniffer_process(broker, *extra) as (process, stdout, stderr):
+        assert "subscribed" in stderr.next()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sniff-tls-publisher")
+        client.tls_set(ca_certs=str(ca_path))
+        client.username_pw_set("publisher", "pub")
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        try:
+            publish_all(client, [stream[0]])
+            line = json.loads(stdout.next())
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        assert process.wait(timeout=10) == 0
+    assert line["type"] == "NBIRTH" and line["violations"] == []
+
+
+@pytest.mark.timeout(60)
+def test_sniff_wrong_password_is_a_clear_error(mosquitto_factory: Any, tmp_path: Any) -> None:
+    password_file = tmp_path / "passwords"
+    password_file.write_text("")
+    subprocess.run(["mosquitto_passwd", "-b", str(password_file), "sniffer", "right"], check=True, timeout=30)
+    broker: MosquittoProcess = mosquitto_factory(
+        [*KEEP_USER, "allow_anonymous false", f"password_file {password_file}"]
+    )
+    sniff = [sys.executable, "-m", "gateway.cli", "sniff", "--host", broker.host, "--port", str(broker.port)]
+    result = subprocess.run(
+        [*sniff, "--username", "sniffer", "--password", "wrong"],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "refused the connection" in result.stderr and "Traceback" not in result.stderr
