@@ -129,7 +129,11 @@ def modbus_metrics(device: ModbusDeviceConfig) -> tuple[MetricSpec, ...]:
     return tuple(MetricSpec(tag.name, sparkplug_type(tag), writable=tag.writable) for tag in device.tags)
 
 
-def edge_node_config(identity: IdentityConfig, node_metrics: tuple[MetricSpec, ...]) -> EdgeNodeConfig:
+def edge_node_config(
+    identity: IdentityConfig, node_metrics: tuple[MetricSpec, ...], scan_rate_ms: int | None = None
+) -> EdgeNodeConfig:
+    """The edge-node core's configuration. ``scan_rate_ms`` declares ``Node Control/Scan Rate`` (the
+    devices' default poll interval); ``Node Control/Reboot`` restarts the gateway process (§8)."""
     return EdgeNodeConfig(
         group_id=identity.group_id,
         edge_node_id=identity.edge_node_id,
@@ -142,8 +146,8 @@ def edge_node_config(identity: IdentityConfig, node_metrics: tuple[MetricSpec, .
         }[identity.state_format],
         primary_host_timeout_ms=int(identity.primary_host_timeout_s * 1000),
         next_server_control=True,
-        reboot_control=False,
-        scan_rate_ms=None,
+        reboot_control=True,
+        scan_rate_ms=scan_rate_ms,
     )
 
 

@@ -193,8 +193,11 @@ class Daemon:
         except SparkplugError as exc:
             raise StartupError(str(exc), hint="delete the file to restart bdSeq at 0") from None
         self.node_metrics = NodeMetrics()
+        intervals = [device.poll_interval_s for device in cfg.devices]
+        scan_rate_ms = int(min(intervals) * 1000) if intervals else None
         node = EdgeNode(
-            convert.edge_node_config(cfg.identity, self.node_metrics.specs), next_bd_seq=next_bd_seq
+            convert.edge_node_config(cfg.identity, self.node_metrics.specs, scan_rate_ms),
+            next_bd_seq=next_bd_seq,
         )
         self.session = SparkplugSession(
             node,
@@ -352,7 +355,15 @@ class Daemon:
         await self.devices[write.device_id].write(write.name, value, "Sparkplug DCMD")
 
     def _on_scan_rate(self, rate_ms: int) -> None:
-        log.info("Node Control/Scan Rate %d ms requested; device poll intervals stay as configured", rate_ms)
+        """Node Control/Scan Rate: every device polls its default group at the new rate."""
+        log.info("Node Control/Scan Rate: devices now poll every %d ms", rate_ms)
+
+        async def apply() -> None:
+            for host in list(self.devices.values()):
+                await host.set_poll_interval(rate_ms / 1000)
+
+        task = asyncio.create_task(apply(), name="scan-rate")
+        self._tasks.append(task)
 
     def _on_reboot(self) -> None:
         self.reboot_requested = True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -190,6 +191,18 @@ class DeviceHost:
 
     async def stop(self) -> None:
         """Stop polling; the device goes offline (DDEATH) and its values become stale."""
+        await self._stop_driver()
+        self._go_offline("polling stopped")
+
+    async def set_poll_interval(self, seconds: float) -> None:
+        """Poll the default group every ``seconds`` from now on (Node Control/Scan Rate); the device
+        stays born while its driver is replaced."""
+        self.config = dataclasses.replace(self.config, poll_interval_s=seconds)
+        if self._driver is not None:
+            await self._stop_driver()
+            await self.start()
+
+    async def _stop_driver(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -199,7 +212,6 @@ class DeviceHost:
         if self._driver is not None:
             await self._driver.stop()
             self._driver = None
-        self._go_offline("polling stopped")
 
     async def set_enabled(self, enabled: bool) -> bool:
         """Enable or disable polling; returns whether the state changed."""

@@ -106,11 +106,12 @@ class DaemonView:
         counters = d.session.counters() if d.session is not None else None
         primary = None
         if d.config.identity.primary_host_id is not None:
+            seen = d.session.host_state if d.session is not None else None
             primary = c.PrimaryHostStatus(
                 d.config.identity.primary_host_id,
-                online=True if node is not None and node.state.value == "online" else None,
-                state_timestamp_ms=None,
-                received_at_ms=None,
+                online=None if seen is None else seen.online,
+                state_timestamp_ms=None if seen is None else seen.timestamp_ms,
+                received_at_ms=None if seen is None else seen.received_at_ms,
                 state_format=d.config.identity.state_format.value,
             )
         return c.UplinkStatus(

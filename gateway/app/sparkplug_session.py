@@ -72,6 +72,8 @@ from sparkplug import (
     Subscribed,
     Tick,
     WriteMetric,
+    decode_legacy_state,
+    decode_state,
     encode_payload,
 )
 
@@ -81,6 +83,16 @@ HISTORY_BATCH = 50
 """Entries taken from the history per drain step (samples in memory, stored messages on disk)."""
 
 WriteHandler = Callable[[WriteMetric], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class HostStateSeen:
+    """The last STATE of the primary host received: its values, when, and on which server."""
+
+    online: bool
+    timestamp_ms: int | None
+    received_at_ms: int
+    server: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,7 @@ class SparkplugSession:
         self._births = 0
         self._last_seq: int | None = None
         self.server: str | None = None
+        self.host_state: HostStateSeen | None = None
 
     # ---- UplinkSession --------------------------------------------------------------------------------
 
@@ -154,7 +167,20 @@ class SparkplugSession:
         return will
 
     def on_message(self, message: InboundMessage) -> None:
+        self._note_state(message)
         self.feed(MessageReceived(message.topic, message.payload))
+
+    def _note_state(self, message: InboundMessage) -> None:
+        """Remember the primary host's last STATE as seen (for the control plane; the core decides)."""
+        if not message.topic.startswith(("spBv1.0/STATE/", "STATE/")):
+            return
+        legacy = message.topic.startswith("STATE/")
+        try:
+            state = decode_legacy_state(message.payload) if legacy else decode_state(message.payload)
+        except SparkplugError as exc:
+            log.warning("malformed STATE on %s: %s", message.topic, exc, extra={"topic": message.topic})
+            return
+        self.host_state = HostStateSeen(state.online, state.timestamp, utc_ms(), self.server)
 
     async def run(self, link: PahoLink, info: ConnectionInfo, online: Callable[[], None]) -> Leave:
         loop = asyncio.get_running_loop()

@@ -164,3 +164,32 @@ def test_invalid_configuration_refuses_to_start(tmp_path: Path) -> None:
     gateway.kill()
     assert "broken.yaml:3: broker.listeners[0].port: 70000 is out of range" in gateway.stderr()
     assert not any("broker listening" in line for line in gateway.lines), "nothing may start"
+
+
+def test_ncmd_scan_rate_and_reboot(running: tuple[GatewayProcess, SparkplugHost]) -> None:
+    gateway, host = running
+    wait_until(lambda: host.of("DDATA", "skid"), timeout=20, message="DDATA of skid")
+    nbirth = host.of("NBIRTH")[0]
+    assert host.metric(nbirth, "Node Control/Scan Rate") == 200  # the devices' poll interval, in ms
+    host.publish("spBv1.0/E2E/NCMD/gw1", _dcmd("Node Control/Scan Rate", DataType.Int64, 500))
+    wait_until(
+        lambda: any(_has(host, m, "Node Control/Scan Rate", 500) for m in host.of("NDATA")),
+        timeout=10,
+        message="the new scan rate reported in NDATA",
+    )
+    wait_until(lambda: "devices now poll every 500 ms" in gateway.stderr(), timeout=10, message="applied")
+
+    births = len(host.of("NBIRTH"))
+    host.publish("spBv1.0/E2E/NCMD/gw1", _dcmd("Node Control/Reboot", DataType.Boolean, True))
+    wait_until(lambda: host.of("NDEATH"), timeout=15, message="NDEATH before the reboot")
+    wait_until(lambda: len(host.of("NBIRTH")) > births, timeout=40, message="NBIRTH of the restarted process")
+    first, again = host.of("NBIRTH")[0], host.of("NBIRTH")[-1]
+    assert host.metric(again, "bdSeq") == (host.metric(first, "bdSeq") + 1) % 256
+    assert gateway.terminate() == 0
+
+
+def _has(host: SparkplugHost, message: object, name: str, value: object) -> bool:
+    try:
+        return bool(host.metric(message, name) == value)  # type: ignore[arg-type]
+    except KeyError:
+        return False
