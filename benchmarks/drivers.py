@@ -7,6 +7,8 @@ Scenarios (one JSON line each):
                      1,000 tags/s, requests per cycle against the planner's plan and the lower bound
                      (every gap spanned). Reference: a bare pymodbus client reading the same blocks
                      back-to-back without decoding, same run (ratio = driver max rate / bare reads).
+  modbus_two_devices the same tags split over two simulated devices (two processes, one TCP link each),
+                     polled every --poll-interval s: each device polls in its own task.
   modbus_max         the same with --poll-interval 0 (cycles back-to-back): the sustained ceiling.
   modbus_latency     from the simulator writing its wall clock into a uint64 register (clock_ms) to the
                      sample leaving the driver: p50/p99 in ms, and p99 minus the poll interval.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import subprocess
@@ -90,31 +93,38 @@ def bench_tags(count: int) -> list[ModbusTag]:
 
 
 async def modbus_run(
-    port: int, tags: list[ModbusTag], interval: float, seconds: float, with_clock: bool
+    ports: list[int], tags: list[ModbusTag], interval: float, seconds: float, with_clock: bool
 ) -> dict[str, Any]:
+    """Poll ``tags`` on every port: one device (one TCP link) per port."""
     clock = ModbusTag("clock_ms", tags[0].area, 12, DataType.UINT64)
-    all_tags = tuple(tags) + ((clock,) if with_clock else ())
-    device = ModbusDevice(
-        "bench",
-        TcpLink("127.0.0.1", port),
-        tags=all_tags,
-        poll_groups={"default": max(interval, 1e-6)},
-        timeout=2.0,
-    )
-    driver = ModbusDriver("bench", [device], queue_size=100_000)
-    runner = driver.runners[0]
-    planned = len(runner.planners["default"].plan())
+    devices = []
+    for i, port in enumerate(ports):
+        named = tags if len(ports) == 1 else [dataclasses.replace(t, name=f"d{i}.{t.name}") for t in tags]
+        mine = tuple(named) + ((clock,) if with_clock and i == 0 else ())
+        devices.append(
+            ModbusDevice(
+                f"bench{i}",
+                TcpLink("127.0.0.1", port),
+                tags=mine,
+                poll_groups={"default": max(interval, 1e-6)},
+                timeout=2.0,
+            )
+        )
+    driver = ModbusDriver("bench", devices, queue_size=100_000)
+    runners = driver.runners
+    planned = sum(len(r.planners["default"].plan()) for r in runners)
+    minimum = sum(minimum_requests(d.tags) for d in devices)
     await driver.start()
     updates, latencies, seen_clock = 0, [], set()
     warm = time.monotonic() + 1.0
     start_cpu = start = None
     deadline = warm + seconds
-    cycles0 = requests0 = 0
+    cycles0 = requests0 = [0] * len(runners)
     async for batch in driver.samples():
         now = time.monotonic()
         if start is None and now >= warm:
             start, start_cpu = now, cpu_seconds()
-            cycles0, requests0, updates = runner.cycles, runner.requests, 0
+            cycles0, requests0, updates = [r.cycles for r in runners], [r.requests for r in runners], 0
         if start is not None:
             updates += sum(1 for s in batch if s.quality is Quality.GOOD and s.tag != "clock_ms")
             if with_clock:
@@ -128,21 +138,22 @@ async def modbus_run(
     assert start is not None and start_cpu is not None
     elapsed = time.monotonic() - start
     cpu = (cpu_seconds() - start_cpu) / elapsed * 100
-    cycles = runner.cycles - cycles0
-    requests = runner.requests - requests0
+    cycles = [r.cycles - c for r, c in zip(runners, cycles0, strict=True)]
+    requests = [r.requests - q for r, q in zip(runners, requests0, strict=True)]
     await driver.stop()
     rate = updates / elapsed
     return {
-        "tags": len(tags),
+        "tags": len(tags) * len(ports),
+        "devices": len(ports),
         "poll_interval_s": interval,
         "seconds": round(elapsed, 2),
         "updates_per_s": round(rate),
         "cpu_percent_one_core": round(cpu, 1),
         "cpu_percent_per_1000_tags_s": round(cpu / (rate / 1000), 2) if rate else None,
-        "cycles_per_s": round(cycles / elapsed, 2),
-        "requests_per_cycle": round(requests / cycles, 2) if cycles else None,
+        "cycles_per_s": round(sum(cycles) / len(cycles) / elapsed, 2),
+        "requests_per_cycle": round(sum(q / c for q, c in zip(requests, cycles, strict=True) if c), 2),
         "planner_requests": planned,
-        "minimum_requests": minimum_requests(all_tags),
+        "minimum_requests": minimum,
         "errors": driver.health().errors,
         "dropped": driver.health().samples_dropped,
         "latency_ms": latencies,
@@ -232,7 +243,7 @@ async def main() -> None:
         proc, info = start_simulator("modbus", args.tags)
         try:
             tags = bench_tags(args.tags)
-            steady = await modbus_run(info["port"], tags, args.poll_interval, args.seconds, with_clock=True)
+            steady = await modbus_run([info["port"]], tags, args.poll_interval, args.seconds, with_clock=True)
             latencies = steady.pop("latency_ms")
             emit(
                 {
@@ -256,7 +267,7 @@ async def main() -> None:
                     "goal": "p99 beyond the poll interval < 50 ms",
                 }
             )
-            top = await modbus_run(info["port"], tags, 0.0, args.seconds, with_clock=False)
+            top = await modbus_run([info["port"]], tags, 0.0, args.seconds, with_clock=False)
             top.pop("latency_ms")
             reference = await bare_pymodbus(info["port"], tags, args.seconds)
             emit(
@@ -270,6 +281,26 @@ async def main() -> None:
             )
         finally:
             stop(proc)
+        procs = [start_simulator("modbus", args.tags // 2) for _ in range(2)]
+        try:
+            split = await modbus_run(
+                [info["port"] for _, info in procs],
+                bench_tags(args.tags // 2),
+                args.poll_interval,
+                args.seconds,
+                with_clock=False,
+            )
+            split.pop("latency_ms")
+            emit(
+                {
+                    "scenario": "modbus_two_devices",
+                    **split,
+                    "note": "--tags split over two simulator processes, half each (one TCP link each)",
+                }
+            )
+        finally:
+            for proc, _ in procs:
+                stop(proc)
     if not args.skip_opcua:
         proc, info = start_simulator("opcua", args.items)
         try:
