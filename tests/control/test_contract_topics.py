@@ -95,3 +95,32 @@ def test_retained_kinds_are_the_snapshots() -> None:
     assert c.TopicKind.TAG_CHANGES not in c.RETAINED_KINDS
     assert c.TopicKind.EVENTS not in c.RETAINED_KINDS
     assert c.TopicKind.STATE in c.RETAINED_KINDS
+
+
+def test_watch_filters_cover_every_published_kind_and_no_commands() -> None:
+    def matches(topic_filter: str, topic: str) -> bool:
+        f_levels, t_levels = topic_filter.split("/"), topic.split("/")
+        for i, level in enumerate(f_levels):
+            if level == "#":
+                return True
+            if i >= len(t_levels) or (level != "+" and level != t_levels[i]):
+                return False
+        return len(f_levels) == len(t_levels)
+
+    published = [
+        c.STATE_TOPIC,
+        c.GATEWAY_TOPIC,
+        c.UPLINK_TOPIC,
+        c.STORE_TOPIC,
+        c.BROKER_TOPIC,
+        c.EVENTS_TOPIC,
+        c.RECENT_EVENTS_TOPIC,
+        c.LOGS_TOPIC,
+        c.device_status_topic("d"),
+        c.tags_topic("d"),
+        c.tag_changes_topic("d"),
+    ]
+    for topic in published:
+        assert any(matches(f, topic) for f in c.WATCH_FILTERS), topic
+    for topic in (c.command_topic("rebirth"), c.reply_topic("me")):
+        assert not any(matches(f, topic) for f in c.WATCH_FILTERS), topic

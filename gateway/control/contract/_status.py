@@ -69,7 +69,12 @@ class StoreMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DaemonState:
-    """Liveness of the daemon; the retained value is replaced by the MQTT Will when it dies.
+    """Liveness of the daemon (retained).
+
+    ``online: true`` while it runs; ``online: false`` is published first thing on a clean stop. The
+    embedded broker lives in the daemon's process, so when the daemon dies its clients lose the
+    connection itself: a client treats a lost connection, or a state older than the heartbeat of the
+    status topics, as "daemon not running".
 
     Attributes:
         online: true while the daemon runs; false in the Will and on a clean shutdown.

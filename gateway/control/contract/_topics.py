@@ -38,6 +38,9 @@ EVENTS_TOPIC = f"{ROOT}/events"
 RECENT_EVENTS_TOPIC = f"{ROOT}/events/recent"
 LOGS_TOPIC = f"{ROOT}/logs"
 COMMAND_FILTER = f"{ROOT}/cmd/+"
+WATCH_FILTERS = (STATE_TOPIC, f"{ROOT}/status/#", f"{ROOT}/tags/#", f"{ROOT}/events/#", LOGS_TOPIC)
+"""Everything the daemon publishes (status, tags, events, logs) and nothing else (no commands, no
+replies): what a status-only watcher subscribes to."""
 REPLY_FILTER = f"{ROOT}/reply/+"
 
 

@@ -32,6 +32,7 @@ from gateway.control.contract._topics import (
     RETAINED_KINDS,
     ROOT,
     SCHEMA_VERSION,
+    WATCH_FILTERS,
     TopicKind,
     command_topic,
     device_status_topic,
@@ -41,7 +42,10 @@ from gateway.control.contract._topics import (
 )
 
 _TOPICS: dict[TopicKind, tuple[str, str]] = {
-    TopicKind.STATE: ("state", "daemon liveness; the MQTT Will sets `online: false` when the daemon dies"),
+    TopicKind.STATE: (
+        "state",
+        "daemon liveness: `online: false` first thing on a clean stop; a dead daemon drops the connection",
+    ),
     TopicKind.GATEWAY: ("status/gateway", "identity, uptime, version, config file and last reload"),
     TopicKind.UPLINK: ("status/uplink", "upstream servers, active server, switch history, bdSeq/seq, STATE"),
     TopicKind.STORE: ("status/store", "store-and-forward backlog, rates and drops"),
@@ -186,6 +190,9 @@ nothing else, so anything that speaks MQTT can watch the gateway too:
 ```sh
 mosquitto_sub -V mqttv5 -h 127.0.0.1 -p PORT -t '{ROOT}/#' -v
 ```
+
+`{ROOT}/#` also matches the command and reply topics; a watcher that wants status only subscribes to
+`WATCH_FILTERS`: {", ".join(f"`{f}`" for f in WATCH_FILTERS)}.
 
 The `$` first character keeps these topics out of user traffic: a subscription to `#` or `+/...`
 never matches a topic that starts with `$` ([MQTT-4.7.2-1]). The `v{SCHEMA_VERSION}` level and the
