@@ -67,7 +67,20 @@ def check_server_certificate(server: OpcUaServer, der: bytes) -> None:
     der = first_certificate(der)
     trust_dir = server.trusted_dir()
     print_ = thumbprint(der)
-    if print_ in trusted_thumbprints(trust_dir):
+    trusted = trusted_thumbprints(trust_dir)
+    if print_ in trusted:
+        return
+    if server.trust_on_first_use and not trusted and trust_dir is not None:
+        # Trust on first use: only while the trust list is empty, so a *changed* certificate is
+        # still refused afterwards (catalogue T55 (1)).
+        trust_dir.mkdir(parents=True, exist_ok=True)
+        (trust_dir / f"{print_}.der").write_bytes(der)
+        log.warning(
+            "%s: trusting the server certificate %s on first use (saved to %s)",
+            server.name,
+            print_,
+            trust_dir,
+        )
         return
     subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
     saved: str | None = None

@@ -123,6 +123,8 @@ class OpcUaServer:
         watchdog_interval: seconds between liveness reads of the server state.
         backoff_initial, backoff_max: reconnect delays, seconds.
         application_uri: the client's application URI (in its certificate).
+        trust_on_first_use: when the trust directory is empty, trust the first server certificate
+            seen (and save it there); a later, different certificate is still refused. Off by default.
     """
 
     name: str
@@ -144,6 +146,7 @@ class OpcUaServer:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     application_uri: str = "urn:edge-gateway:opcua-client"
+    trust_on_first_use: bool = False
 
     def pki_dir(self) -> Path | None:
         return None if self.data_dir is None else self.data_dir / "opcua" / "pki"

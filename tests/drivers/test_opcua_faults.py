@@ -266,3 +266,27 @@ async def test_x509_user_identity(tmp_path: Path) -> None:
         async with Collector(anonymous):
             await async_wait_until(lambda: anonymous.last_error is not None, timeout=15)
             assert anonymous.last_error is not None and anonymous.last_error.kind is ErrorKind.SECURITY
+
+
+@pytest.mark.timeout(60)
+async def test_trust_on_first_use_then_refuse_a_changed_certificate(tmp_path: Path) -> None:
+    trusted = tmp_path / "trusted"
+    async with OpcUaSimulator(security=("sign",), cert_dir=tmp_path / "first") as first:
+        port = first.port
+        spec = server_spec(
+            first,
+            data_dir=tmp_path / "gw",
+            trust_dir=trusted,
+            trust_on_first_use=True,
+            security_policy=SecurityPolicy.BASIC256SHA256,
+            security_mode=SecurityMode.SIGN,
+        )
+        async with Collector(OpcUaDriver("o", spec)) as c:
+            await c.wait_quality("Line1.Counter", Quality.GOOD, timeout=15)
+        assert [p.name for p in trusted.iterdir()] == [
+            thumbprint((tmp_path / "first" / "server_cert.der").read_bytes()) + ".der"
+        ]
+    async with OpcUaSimulator(port=port, security=("sign",), cert_dir=tmp_path / "second"):
+        driver = OpcUaDriver("o", spec)
+        async with Collector(driver):
+            await async_wait_until(lambda: isinstance(driver.last_error, CertificateTrustError), timeout=10)
