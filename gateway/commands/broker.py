@@ -9,6 +9,7 @@ clients refused unless ``--allow-anonymous``.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,8 +47,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _TerminatedError
 
 
-def build_broker(args: argparse.Namespace) -> Broker:
-    """The Broker the arguments describe, with its security and persistence hooks.
+def build_broker(args: argparse.Namespace) -> tuple[Broker, Callable[[], object] | None]:
+    """The Broker the arguments describe, with its security and persistence hooks, and the function that
+    re-reads its password and ACL files (None without them).
 
     Raises ConfigError (invalid file) or StartupError (security files unusable)."""
     import dataclasses
@@ -75,6 +77,7 @@ def build_broker(args: argparse.Namespace) -> Broker:
         )
         settings = dataclasses.replace(settings, listeners=(first, *settings.listeners[1:]))
     authenticator = authorizer = None
+    reload_security: Callable[[], object] | None = None
     if settings.password_file is not None or settings.acl_file is not None:
         from gateway.broker.auth import build_security
 
@@ -85,12 +88,14 @@ def build_broker(args: argparse.Namespace) -> Broker:
                 f"broker security files: {exc}", hint="check password_file and acl_file"
             ) from None
         authenticator, authorizer = security.authenticator, security.authorizer
+        reload_security = security.files.reload  # SIGHUP re-reads the password and ACL files
     persistence = None
     if settings.data_dir is not None:
         from gateway.broker.persistence import SqlitePersistence
 
         persistence = SqlitePersistence(settings.data_dir)
-    return Broker(settings, authenticator=authenticator, authorizer=authorizer, persistence=persistence)
+    broker = Broker(settings, authenticator=authenticator, authorizer=authorizer, persistence=persistence)
+    return broker, reload_security
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     # While the loop runs, run_standalone's loop handler takes over and stops the broker cleanly; outside
     # it, SIGTERM still ends the process without a traceback instead of killing it mid-flush.
     signal.signal(signal.SIGTERM, _on_sigterm)
-    broker = build_broker(args)
+    broker, reload_security = build_broker(args)
     runner = asyncio.run
     # uvloop when installed (the 'fast' extra); EDGE_GATEWAY_NO_UVLOOP=1 forces the standard loop.
     if not os.environ.get("EDGE_GATEWAY_NO_UVLOOP"):
@@ -114,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             pass
     try:
-        runner(run_standalone(broker))
+        runner(run_standalone(broker, reload_security))
     except _TerminatedError:
         return 0
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.broker.persistence.broker_process import BrokerProcess
-from tests.broker.persistence.conftest import MakeBroker
+from tests.broker.persistence.conftest import MakeBroker, store_dir
 from tests.broker.persistence.sync_paho import SyncClient
 from tests.support.waiting import wait_until
 
@@ -120,7 +120,7 @@ def test_kill_9_keeps_everything_acknowledged_before_the_window(
 ) -> None:
     rng = random.Random(26)
     # Queues large enough that the overflow policy (drop oldest) never removes what the test checks.
-    broker = broker_process("[broker.limits]\nmax_queued_messages = 1000000\nmax_queued_bytes = 1000000000\n")
+    broker = broker_process(limits={"max_queued_messages": 1_000_000})
     broker.start()
     sub = SyncClient("durable")
     sub.connect(broker.port, clean=True, session_expiry=3600)
@@ -130,7 +130,7 @@ def test_kill_9_keeps_everything_acknowledged_before_the_window(
         acked, killed_at = publish_until_killed(broker, iteration, rng)
         must_survive = {payload for payload, at in acked.items() if at < killed_at - KILL_WINDOW}
         assert must_survive, "the kill must come after some messages are covered by the promise"
-        on_disk = committed_payloads(broker.workdir / "data", tmp_path / f"crash-{iteration}", "durable")
+        on_disk = committed_payloads(store_dir(broker), tmp_path / f"crash-{iteration}", "durable")
         mine = {p for p in on_disk if p.startswith(f"{iteration}:".encode())}
         assert must_survive <= mine, f"iteration {iteration}: lost {sorted(must_survive - mine)[:5]}"
 
@@ -151,8 +151,8 @@ def test_kill_9_keeps_everything_acknowledged_before_the_window(
 def test_corrupt_store_is_moved_aside_and_the_broker_serves(broker_process: MakeBroker, name: str) -> None:
     """T27 through the real command: the broker starts, serves, keeps the bad file, raises an alarm."""
     broker = broker_process()
-    data = broker.workdir / "data"
-    data.mkdir(mode=0o700)
+    data = store_dir(broker)
+    data.mkdir(mode=0o700, parents=True)
     original = (FILES / name).read_bytes()
     (data / "broker.sqlite3").write_bytes(original)
     broker.start()
