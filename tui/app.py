@@ -14,6 +14,7 @@ No binding uses ctrl+a or ctrl+b (screen and tmux prefixes).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -164,8 +165,14 @@ def run_tui(settings: TuiSettings, source_factory: SourceFactory | None = None) 
     ]
     for handler in detached:
         root.removeHandler(handler)
+    switch_interval = sys.getswitchinterval()
+    # The MQTT thread decodes messages while the UI loop waits for keys; with CPython's default 5 ms
+    # GIL switch interval every return of the UI loop from select() could wait up to 5 ms for that
+    # thread, and a key press takes dozens of loop turns. 1 ms keeps key-to-repaint short under load.
+    sys.setswitchinterval(0.001)
     try:
         GatewayTui(settings, source_factory).run()
     finally:
+        sys.setswitchinterval(switch_interval)
         for handler in detached:
             root.addHandler(handler)

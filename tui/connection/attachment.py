@@ -8,15 +8,18 @@ coalesce: 1,000 messages/s cost one wake per drain, not one per message.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
+from tui._contract import c
 from tui.connection.client import ControlClient
 from tui.connection.commands import CommandChannel
 from tui.connection.events import LinkDown, LinkEvent, PublishRefused, Received
 from tui.settings import TuiSettings
-from tui.viewmodel.model import GatewayModel
+from tui.viewmodel.model import GatewayModel, decode
 
 
 class Source(Protocol):
@@ -56,6 +59,7 @@ class Attachment:
         self._inbox: deque[LinkEvent] = deque()
         self._wake_pending = False
         factory: SourceFactory = source_factory or ControlClient
+        self.reply_topic = c.reply_topic(settings.effective_client_id)
         self.source = factory(settings, self._sink)
         self.commands = CommandChannel(
             publish=self.source.publish_request,
@@ -66,6 +70,14 @@ class Attachment:
         )
 
     def _sink(self, event: LinkEvent) -> None:
+        if (
+            isinstance(event, Received)
+            and event.topic != self.reply_topic
+            and not event.topic.startswith("spBv1.0/")
+        ):
+            # decode here, on the source's thread: JSON + contract checks are the costly part of a
+            # message, and doing them here keeps the UI loop free to answer keys
+            event = replace(event, decoded=decode(event.topic, event.payload))
         self._inbox.append(event)
         if not self._wake_pending:
             self._wake_pending = True
@@ -77,12 +89,14 @@ class Attachment:
     def stop(self) -> None:
         self.source.stop()
 
-    def drain(self, limit: int = 50_000) -> int:
-        """Apply queued events (at most ``limit``, to keep the UI responsive); returns how many."""
+    def drain(self, limit: int = 50_000, budget_s: float = 0.01) -> int:
+        """Apply queued events for at most about ``budget_s`` seconds (the rest waits for the next
+        wake, so keys queued meanwhile are handled first); returns how many were applied."""
         self._wake_pending = False
         count = 0
         reply_topic = self.source.reply_topic
-        while self._inbox and count < limit:
+        deadline = time.monotonic() + budget_s
+        while self._inbox and count < limit and (count % 64 or time.monotonic() < deadline):
             event = self._inbox.popleft()
             count += 1
             if isinstance(event, Received) and event.topic == reply_topic:

@@ -52,6 +52,7 @@ class Received:
     retained: bool
     at_ms: int
     correlation: bytes | None = None
+    decoded: object = None  # set by the connection thread: a tui.viewmodel.model.Decoded
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
 """Tags (3, and Enter on a device): live value, quality, timestamp, age, sparkline; W writes.
 
-Built for 10,000 tags changing 1,000 times a second: rows are added once (again only when the set
-of tags or the filter changes); after that a repaint updates, in place, only the cells of rows that
-are on screen and changed (or whose age moved), never the whole table. Changes to rows off screen
-are remembered and painted when they scroll into view.
+Built for 10,000 tags changing 1,000 times a second: the list is a :class:`RowView`, which holds no
+rows and renders only the visible lines straight from the model. A repaint therefore costs nothing
+unless a visible tag changed (or the ages moved, once a second), and then one refresh of the visible
+region. The key list is rebuilt only when the set of tags or the filter changes.
 """
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import Sparkline, Static
 from textual.worker import Worker
 
 from tui._contract import c
-from tui.screens import tables
 from tui.screens.base import GatewayScreen
 from tui.viewmodel.badges import Cell
 from tui.viewmodel.format import format_value
 from tui.viewmodel.model import TagEntry
-from tui.viewmodel.rows import TAG_COLUMNS, tag_cells, tag_key, tag_keys
+from tui.viewmodel.rows import TAG_COLUMNS, tag_cells, tag_keys
 from tui.viewmodel.values import parse_write_value
 from tui.widgets.ask import AskScreen
-from tui.widgets.cells import to_text
+from tui.widgets.row_view import RowView
 
 _AGE_EVERY_MS = 1000
+_WIDTHS = (28, 16, 9, 13, 7, 8, 1)
 
 
 class TagsScreen(GatewayScreen):
@@ -39,9 +39,9 @@ class TagsScreen(GatewayScreen):
         Binding("escape", "back", "Back", id="back"),
     ]
     DEFAULT_CSS = """
-    TagsScreen DataTable { height: 1fr; }
-    TagsScreen #spark { height: 3; border-top: solid $primary-darken-2; }
-    TagsScreen #tag-detail { height: 1; }
+    TagsScreen RowView { height: 1fr; }
+    TagsScreen #spark { height: 2; }
+    TagsScreen #tag-detail { height: 1; border-top: solid $primary-darken-2; height: 2; }
     """
 
     def __init__(self, device_id: str | None = None) -> None:
@@ -50,17 +50,16 @@ class TagsScreen(GatewayScreen):
         self._keys: list[tuple[str, str]] = []
         self._index: dict[tuple[str, str], int] = {}
         self._version = -1
-        self._pending: set[tuple[str, str]] = set()
+        self._filter_text = ""
         self._ages_at = 0
+        self._stale = False
 
     @property
     def screen_title(self) -> str:
         return self.SCREEN_TITLE if self.device_id is None else f"Tags of {self.device_id} (Esc back)"
 
     def compose_body(self) -> Iterable[Widget]:
-        table: DataTable[object] = DataTable(id="tags")
-        tables.setup(table, TAG_COLUMNS)
-        yield table
+        yield RowView(list(zip(TAG_COLUMNS, _WIDTHS, strict=True)), id="tags")
         yield Static("", id="tag-detail")
         yield Sparkline([], id="spark")
 
@@ -75,56 +74,50 @@ class TagsScreen(GatewayScreen):
     def _entry(self, key: tuple[str, str]) -> TagEntry | None:
         return self.model.tags.get(key[0], {}).get(key[1])
 
-    def _cells(self, key: tuple[str, str], entry: TagEntry, now_ms: int) -> tuple[Cell, ...]:
-        cells = tag_cells(entry, now_ms, self.model.is_stale(now_ms, now_ms))
+    def _row_cells(self, index: int) -> tuple[Cell, ...]:
+        key = self._keys[index]
+        entry = self._entry(key)
+        if entry is None:
+            return (Cell(f"{key[0]}/{key[1]}"), Cell("(removed)", "bright_black"))
+        cells = tag_cells(entry, self.now_ms(), self._stale)
         if self.device_id is None:
             cells = (cells[0]._replace(text=f"{key[0]}/{key[1]}"), *cells[1:])
         return cells
 
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:
-        table = self.query_one("#tags", DataTable)
-        if full or self.model.tag_set_version != self._version:
-            self._rebuild(table, now_ms)
+        view = self.query_one("#tags", RowView)
+        self._stale = self.model.is_stale(now_ms, now_ms)  # link down or daemon offline: dim every value
+        if self.model.tag_set_version != self._version or self.row_filter.text != self._filter_text:
+            self._rebuild(view, now_ms)
             self._show_selected()
             return
-        self._pending |= changed & self._index.keys()
-        ages_due = now_ms - self._ages_at >= _AGE_EVERY_MS or "link" in dirty
+        ages_due = full or now_ms - self._ages_at >= _AGE_EVERY_MS or "link" in dirty
         if ages_due:
             self._ages_at = now_ms
-        for row in tables.visible_range(table):
-            key = self._keys[row]
-            if key in self._pending or ages_due:
-                self._pending.discard(key)
-                entry = self._entry(key)
-                if entry is not None:
-                    tables.update_row(table, tag_key(*key), self._cells(key, entry, now_ms), TAG_COLUMNS)
+            view.refresh()
+        elif changed:
+            view.refresh_if_visible({self._index[k] for k in changed if k in self._index})
         selected = self._selected_key()
         if selected is not None and selected in changed:
             self._show_selected()
 
-    def _rebuild(self, table: DataTable[object], now_ms: int) -> None:
-        selected = tables.selected_key(table)
+    def _rebuild(self, view: RowView, now_ms: int) -> None:
+        selected = self._selected_key()
         self._version = self.model.tag_set_version
+        self._filter_text = self.row_filter.text
         self._keys = tag_keys(self.model, self.device_id, self.row_filter)
         self._index = {key: i for i, key in enumerate(self._keys)}
-        self._pending.clear()
         self._ages_at = now_ms
-        table.clear()
-        for key in self._keys:
-            entry = self._entry(key)
-            assert entry is not None
-            table.add_row(*(to_text(cell) for cell in self._cells(key, entry, now_ms)), key=tag_key(*key))
-        flat = [tag_key(*k) for k in self._keys]
-        if selected in flat:
-            table.move_cursor(row=flat.index(selected))
+        cursor = self._index.get(selected, 0) if selected is not None else 0
+        view.set_rows(len(self._keys), self._row_cells, cursor)
 
     def _selected_key(self) -> tuple[str, str] | None:
-        table = self.query_one("#tags", DataTable)
-        if table.row_count == 0 or not 0 <= table.cursor_row < len(self._keys):
+        view = self.query_one("#tags", RowView)
+        if view.row_count == 0 or not 0 <= view.cursor < len(self._keys):
             return None
-        return self._keys[table.cursor_row]
+        return self._keys[view.cursor]
 
-    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+    def on_row_view_highlighted(self, _event: RowView.Highlighted) -> None:
         self._show_selected()
 
     def _show_selected(self) -> None:

@@ -38,6 +38,7 @@ from tui._contract import (
     c,
 )
 from tui.connection.events import LinkConnecting, LinkDown, LinkEvent, LinkUp, Received
+from tui.viewmodel.fast_tags import decode_tags_fast
 
 T = TypeVar("T")
 
@@ -87,6 +88,32 @@ class TrafficRecord:
     payload: bytes
     at_ms: int
     retained: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A control-plane message decoded with the contract, or why it could not be."""
+
+    ref: c.TopicRef | None
+    message: object | None
+    error: ContractError | None = None
+    mismatch: bool = False
+
+
+def decode(topic: str, payload: bytes) -> Decoded:
+    """Decode one status/event message; never raises. Pure: safe to call on the connection thread,
+    which does so (decoding is the costly part of a message), keeping the UI loop free for keys."""
+    try:
+        ref = c.parse_topic(topic)
+        fast = decode_tags_fast(ref.kind, payload)
+        if fast is not None:
+            return Decoded(ref, fast)
+        ref, message = c.decode_topic_message(topic, payload)
+    except SchemaMismatchError as exc:
+        return Decoded(None, None, exc, mismatch=True)
+    except ContractError as exc:
+        return Decoded(None, None, exc)
+    return Decoded(ref, message)
 
 
 @dataclass(slots=True)
@@ -163,20 +190,19 @@ class GatewayModel:
             self.traffic_total += 1
             self.dirty.add("traffic")
             return
-        try:
-            ref, message = c.decode_topic_message(event.topic, event.payload)
-        except SchemaMismatchError as exc:
-            self.protocol_problem = f"{exc}; upgrade the gateway or this UI so both speak v{c.SCHEMA_VERSION}"
+        outcome = event.decoded if isinstance(event.decoded, Decoded) else decode(event.topic, event.payload)
+        if outcome.error is None:
+            assert outcome.ref is not None
+            self._store(outcome.ref, outcome.message, event.at_ms)
+        elif outcome.mismatch:
+            self.protocol_problem = (
+                f"{outcome.error}; upgrade the gateway or this UI so both speak v{c.SCHEMA_VERSION}"
+            )
             self.dirty.add("link")
-            return
-        except ContractError as exc:
-            # A reply on our reply topic is the command channel's, not a status: ignore it here.
-            if "reply" not in event.topic:
-                self.decode_errors += 1
-                self.last_decode_error = f"{event.topic}: {exc}"
-                self.dirty.add("link")
-            return
-        self._store(ref, message, event.at_ms)
+        elif "/reply/" not in event.topic:  # a late reply is the command channel's business, not a status
+            self.decode_errors += 1
+            self.last_decode_error = f"{event.topic}: {outcome.error}"
+            self.dirty.add("link")
 
     def _store(self, ref: c.TopicRef, message: object | None, at_ms: int) -> None:
         kind = ref.kind

@@ -1,0 +1,245 @@
+"""Benchmark: responsiveness of the terminal UI while 10,000 tags change 1,000 times a second.
+
+The real `edge-gateway tui` runs in a private tmux server (a real terminal), attached over MQTT to a
+real mosquitto on which this script publishes the control plane with the contract module: 100 devices
+of 100 tags (retained TagSnapshots), then TagChanges batches at --rate changes/s (each device every
+0.5 s, as the daemon batches them). Keys are sent with `tmux send-keys`; the key-to-repaint latency is
+the time until `tmux capture-pane` shows the result (the Tags screen's detail line names the newly
+selected tag), so it includes the terminal. The reference, measured in the same run, is the same key
+with no updates flowing. The UI process's CPU (user+system, share of one core) and RSS come from psutil.
+
+    .venv/bin/python benchmarks/tui.py [--tags 10000] [--rate 1000] [--keys 60] [--cpu-seconds 10]
+
+One JSON line per figure. The machine may be shared with other work: figures are noisy. Polling
+capture-pane costs ~2-4 ms per look, which bounds the latency resolution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psutil
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway.control import contract as c  # noqa: E402
+
+T_DEVICES = 100
+
+
+def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    for _ in range(5):
+        with __import__("socket").socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        conf = workdir / "mosquitto.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n")
+        proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                __import__("socket").create_connection(("127.0.0.1", port), 0.2).close()
+                return proc, port
+            except OSError:
+                time.sleep(0.02)
+        proc.kill()
+    raise SystemExit("mosquitto did not start")
+
+
+class Publisher:
+    """Publishes the control plane of a large plant, built with the contract module."""
+
+    def __init__(self, port: int, tags: int) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-daemon")
+        self.client.max_queued_messages_set(0)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.per_device = tags // T_DEVICES
+        self.devices = [f"dev{i:03d}" for i in range(T_DEVICES)]
+        self.stop = threading.Event()
+        self.sent_changes = 0
+        self.rng = random.Random(7)
+
+    def now(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    def tag(self, name: str, value: float, now: int) -> c.TagValue:
+        return c.TagValue(name, value, c.Quality.GOOD, now, "Float", unit="bar")
+
+    def publish_snapshots(self) -> None:
+        now = self.now()
+        pub = self.client.publish
+        pub(c.STATE_TOPIC, c.encode_message(c.DaemonState(True, now, "bench", os.getpid())), 1, True)
+        status = c.GatewayStatus(now, "Bench", "bench-gw", "bench", now, 0.0, None, None)
+        pub(c.GATEWAY_TOPIC, c.encode_message(status), 1, True)
+        for dev in self.devices:
+            tags = tuple(self.tag(f"t{j:03d}", 0.0, now) for j in range(self.per_device))
+            info = pub(c.tags_topic(dev), c.encode_message(c.TagSnapshot(now, dev, tags)), 1, True)
+        info.wait_for_publish(10)
+
+    def run_changes(self, rate: int) -> None:
+        """Each device publishes a batch every 0.5 s (spread evenly); rate/2 changes per 0.5 s total."""
+        per_batch = max(1, rate // (2 * T_DEVICES))
+        interval = 0.5 / T_DEVICES
+        next_at = time.monotonic()
+        i = 0
+        while not self.stop.is_set():
+            dev = self.devices[i % T_DEVICES]
+            now = self.now()
+            names = self.rng.sample(range(self.per_device), per_batch)
+            changes = tuple(self.tag(f"t{j:03d}", self.rng.uniform(0, 100), now) for j in sorted(names))
+            self.client.publish(c.tag_changes_topic(dev), c.encode_message(c.TagChanges(now, dev, changes)))
+            self.sent_changes += per_batch
+            i += 1
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                self.stop.wait(delay)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Terminal:
+    """The real UI in a private tmux server."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.socket = str(workdir / "tmux.sock")
+        self.session = "bench"
+        command = (
+            f"exec env TERM=xterm-256color PYTHONPATH={ROOT} {sys.executable} -m gateway.cli tui "
+            f"--port {port}"
+        )
+        self.tmux("new-session", "-d", "-s", self.session, "-x", "120", "-y", "40", command)
+        pid = int(self.tmux("display", "-p", "-t", self.session, "#{pane_pid}").strip())
+        self.process = psutil.Process(pid)
+
+    def tmux(self, *args: str) -> str:
+        out = subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=True)
+        return out.stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.session)
+
+    def wait(self, needle: str, timeout: float = 30.0) -> float:
+        started = time.monotonic()
+        while needle not in self.screen():
+            if time.monotonic() - started > timeout:
+                raise SystemExit(f"{needle!r} not on screen after {timeout} s:\n{self.screen()}")
+        return time.monotonic() - started
+
+    def key(self, key: str) -> None:
+        self.tmux("send-keys", "-t", self.session, key)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, check=False)
+
+
+def key_latencies(term: Terminal, keys: list[str], count: int, start: int) -> tuple[list[float], int]:
+    """Press down ``count`` times; after each, wait for the detail line of the next tag."""
+    out = []
+    row = start
+    for _ in range(count):
+        row += 1
+        started = time.monotonic()
+        term.key("Down")
+        term.wait(f"{keys[row]}  ", timeout=10)
+        out.append((time.monotonic() - started) * 1000)
+    return out, row
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def emit(**fields: Any) -> None:
+    print(json.dumps({"benchmark": "tui", **fields}), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tags", type=int, default=10_000)
+    parser.add_argument("--rate", type=int, default=1_000, help="tag changes per second")
+    parser.add_argument("--keys", type=int, default=60, help="key presses per phase")
+    parser.add_argument("--cpu-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        raise SystemExit("tmux is needed (apt-get install tmux)")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        broker, port = start_mosquitto(workdir)
+        publisher = Publisher(port, args.tags)
+        term = Terminal(port, workdir)
+        try:
+            publisher.publish_snapshots()
+            term.wait("connected")
+            keys = [f"{d}/t{j:03d}" for d in publisher.devices for j in range(publisher.per_device)]
+            term.key("3")
+            opened = term.wait(f"{keys[0]}  ", timeout=60)
+            emit(scenario="open_tags_screen", tags=len(keys), seconds=round(opened, 3))
+
+            idle, row = key_latencies(term, keys, args.keys, 0)
+            emit(
+                scenario="key_to_repaint_idle",
+                keys=len(idle),
+                p50_ms=round(pct(idle, 0.5), 1),
+                p99_ms=round(pct(idle, 0.99), 1),
+            )
+
+            feeder = threading.Thread(target=publisher.run_changes, args=(args.rate,), daemon=True)
+            feeder.start()
+            time.sleep(2.0)  # warm up: the UI reaches its steady state under load
+            cpu0, wall0, sent0 = term.process.cpu_times(), time.monotonic(), publisher.sent_changes
+            loaded, row = key_latencies(term, keys, args.keys, row)
+            remaining = args.cpu_seconds - (time.monotonic() - wall0)
+            if remaining > 0:
+                time.sleep(remaining)
+            cpu1, wall1, sent1 = term.process.cpu_times(), time.monotonic(), publisher.sent_changes
+            cpu_share = ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) / (wall1 - wall0)
+            rss_mb = term.process.memory_info().rss / 2**20
+            emit(
+                scenario="key_to_repaint_loaded",
+                keys=len(loaded),
+                tags=len(keys),
+                changes_per_s=round((sent1 - sent0) / (wall1 - wall0)),
+                p50_ms=round(pct(loaded, 0.5), 1),
+                p99_ms=round(pct(loaded, 0.99), 1),
+                p99_ratio_to_idle=round(pct(loaded, 0.99) / max(pct(idle, 0.99), 0.001), 2),
+                goal="p99 < 100 ms",
+            )
+            emit(
+                scenario="ui_cpu_loaded",
+                seconds=round(wall1 - wall0, 1),
+                cpu_percent_of_one_core=round(100 * cpu_share, 1),
+                goal="< 30 %",
+            )
+            emit(scenario="ui_rss", rss_mb=round(rss_mb, 1), goal="< 150 MB")
+        finally:
+            publisher.close()
+            term.close()
+            broker.kill()
+            broker.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""A virtual table for very long lists (10,000+ tags): only the lines on screen are ever rendered.
+
+Textual's DataTable keeps a cell object per row and column and measures each added row, which makes
+10,000 rows slow to add (seconds) and every cell update invalidate its caches. This widget holds no
+rows at all: it knows how many there are and asks ``row_cells(index)`` for the few that are visible
+when it renders a line (Textual's line API, ``render_line``). Live values therefore always render from
+the model as it is now; a repaint is one ``refresh()`` of the visible region, and only when a visible
+row changed.
+
+Keys: up/down (k/j), page up/down, home/end (g/G); Enter posts :class:`RowView.Selected`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.viewmodel.badges import Cell
+
+RowCells = Callable[[int], Sequence[Cell]]
+
+_HEADER = Style(bold=True)
+_CURSOR = Style(reverse=True)
+_GAP = 1
+
+
+class RowView(ScrollView, can_focus=True):
+    """A virtual, read-only table with a fixed header and a row cursor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+        Binding("enter", "select", "Open", show=False),
+    ]
+    DEFAULT_CSS = """
+    RowView { height: 1fr; }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to ``index``."""
+
+        def __init__(self, view: RowView, index: int) -> None:
+            super().__init__()
+            self.view = view
+            self.index = index
+
+    class Selected(Highlighted):
+        """Enter was pressed on ``index``."""
+
+    def __init__(self, columns: Sequence[tuple[str, int]], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns = list(columns)
+        self.row_count = 0
+        self.cursor = 0
+        self._row_cells: RowCells = lambda _index: ()
+        self._style_cache: dict[str, Style] = {}
+        self._width = sum(w for _, w in self.columns) + _GAP * len(self.columns)
+
+    # ---- content ------------------------------------------------------------------------------------
+
+    def set_rows(self, count: int, row_cells: RowCells, cursor: int | None = None) -> None:
+        """Show ``count`` rows, rendered on demand by ``row_cells(index)``."""
+        self.row_count = count
+        self._row_cells = row_cells
+        self.virtual_size = Size(self._width, count + 1)
+        self.cursor = max(0, min(self.cursor if cursor is None else cursor, count - 1))
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.cursor))
+
+    def visible_rows(self) -> range:
+        top = int(self.scroll_offset.y)
+        return range(top, min(top + max(self.size.height - 1, 0), self.row_count))
+
+    def refresh_if_visible(self, indices: set[int]) -> bool:
+        """Repaint the visible rows if any of ``indices`` is on screen; returns whether it did."""
+        visible = self.visible_rows()
+        if any(i in visible for i in indices):
+            self.refresh()
+            return True
+        return False
+
+    # ---- rendering ------------------------------------------------------------------------------------
+
+    def _style(self, text: str) -> Style:
+        style = self._style_cache.get(text)
+        if style is None:
+            style = self._style_cache[text] = Style.parse(text) if text else Style()
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x = int(self.scroll_offset.x)
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            segments = [
+                Segment(set_cell_size(name, w) + " " * _GAP, base + _HEADER) for name, w in self.columns
+            ]
+            return Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
+        index = int(self.scroll_offset.y) + y - 1
+        if index >= self.row_count:
+            return Strip.blank(width, base)
+        cells = self._row_cells(index)
+        row_style = base + _CURSOR if index == self.cursor and self.has_focus else base
+        if index == self.cursor and not self.has_focus:
+            row_style = base + Style(underline=True)
+        segments = []
+        for (_, w), cell in zip(self.columns, cells, strict=False):
+            segments.append(Segment(set_cell_size(cell.text, w), row_style + self._style(cell.style)))
+            segments.append(Segment(" " * _GAP, row_style))
+        strip = Strip(segments).crop(scroll_x, scroll_x + width)
+        return strip.extend_cell_length(width, row_style)
+
+    # ---- cursor -------------------------------------------------------------------------------------------
+
+    def _scroll_to_cursor(self) -> None:
+        body = max(self.size.height - 1, 1)
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + body:
+            self.scroll_to(y=self.cursor - body + 1, animate=False)
+
+    def _move_to(self, index: int) -> None:
+        if self.row_count == 0:
+            return
+        index = max(0, min(index, self.row_count - 1))
+        if index != self.cursor:
+            self.cursor = index
+            self._scroll_to_cursor()
+            self.refresh()
+            self.post_message(self.Highlighted(self, index))
+
+    def action_move(self, delta: int) -> None:
+        self._move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_to(self.cursor + direction * max(self.size.height - 2, 1))
+
+    def action_jump(self, where: int) -> None:
+        self._move_to(where if where >= 0 else self.row_count - 1)
+
+    def action_select(self) -> None:
+        if self.row_count:
+            self.post_message(self.Selected(self, self.cursor))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self._move_to(int(self.scroll_offset.y) + event.y - 1)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
