@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -250,7 +251,12 @@ class OpcUaSimulator:
         self.cert_dir.mkdir(parents=True, exist_ok=True)
         cert, key = self.cert_dir / "server_cert.der", self.cert_dir / "server_key.pem"
         await setup_self_signed_certificate(
-            key, cert, "urn:edge-gateway:simulator", "localhost", [ExtendedKeyUsageOID.SERVER_AUTH], {}
+            key,
+            cert,
+            "urn:edge-gateway:simulator",
+            socket.gethostname(),
+            [ExtendedKeyUsageOID.SERVER_AUTH],
+            {},
         )
         await server.set_application_uri("urn:edge-gateway:simulator")
         await server.load_certificate(str(cert))
