@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import drivers
 from gateway.app import convert
@@ -397,6 +397,18 @@ class DeviceHost:
         elif value is None:
             return WriteOutcome(False, code=c.ErrorCode.OUT_OF_RANGE, message="cannot write null")
         return None
+
+    async def browse(self, node_id: str | None) -> list[Any]:
+        """Children of an OPC UA node through this device's live session (``drivers.opcua.BrowseEntry``).
+
+        Raises:
+            drivers.DeviceError: not an OPC UA device, not connected, or the server refused.
+        """
+        browse = getattr(self._driver, "browse", None)
+        if browse is None:
+            raise drivers.DeviceError(self.device_id, drivers.ErrorKind.IO, "not a connected OPC UA device")
+        entries: list[Any] = await browse(node_id)
+        return entries
 
     # ---- snapshots ------------------------------------------------------------------------------------
 

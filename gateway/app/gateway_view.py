@@ -265,7 +265,16 @@ class DaemonView:
         return await probes.modbus_read(host, port, dataclasses.replace(request, unit=unit))
 
     async def browse_opcua(self, request: c.BrowseOpcUa) -> c.BrowseResult:
-        raise CommandFailureError(c.ErrorCode.UNAVAILABLE, "OPC UA browsing is not wired into the daemon yet")
+        if request.device_id is not None:
+            host = self._host(request.device_id)
+            try:
+                entries = await host.browse(None if request.node_id == "i=85" else request.node_id)
+            except drivers.DeviceError as exc:
+                raise CommandFailureError(c.ErrorCode.DEVICE_ERROR, str(exc)) from None
+            return probes.browse_result(request.node_id, entries)
+        if request.endpoint is None:
+            raise CommandFailureError(c.ErrorCode.BAD_REQUEST, "give device_id or endpoint")
+        return await probes.browse_endpoint(request.endpoint, request.node_id)
 
     async def get_config(self, request: c.GetConfig) -> c.ConfigDocument:
         loaded = self._d.loaded

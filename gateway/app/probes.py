@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from drivers.modbus import Area, ByteOrder, DataType, ModbusTag, decode_tag
 from gateway.control import contract as c
@@ -101,3 +102,53 @@ async def modbus_read(host: str, port: int, request: c.ModbusRead) -> c.ModbusRe
         )
         value = next(d.value for d in decoded if d.byte_order is request.byte_order)
     return c.ModbusReadResult(tuple(words), value, decoded, round(elapsed, 2))
+
+
+BROWSE_TIMEOUT_S = 8.0
+
+
+def browse_result(node_id: str, entries: list[Any]) -> c.BrowseResult:
+    """Contract form of ``drivers.opcua.BrowseEntry`` items (values and access are not read here)."""
+    children = tuple(
+        c.BrowseNode(
+            node_id=entry.node_id,
+            browse_name=entry.browse_name,
+            display_name=entry.display_name,
+            node_class=entry.node_class,
+            data_type=entry.data_type,
+            has_children=entry.node_class in ("Object", "ObjectType", "View"),
+        )
+        for entry in entries[: c.BROWSE_CHILDREN_LIMIT]
+    )
+    return c.BrowseResult(node_id, children)
+
+
+async def browse_endpoint(endpoint: str, node_id: str) -> c.BrowseResult:
+    """Browse one level of a server that is not configured yet (anonymous, security None)."""
+    import asyncio
+
+    from asyncua.client.client import Client
+
+    # The drivers' own browse helper, so configured and ad-hoc browsing list nodes the same way.
+    from drivers.opcua._browse import browse_children
+
+    client = Client(endpoint, timeout=BROWSE_TIMEOUT_S / 2)
+    try:
+        await asyncio.wait_for(client.connect(), BROWSE_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        raise CommandFailureError(
+            c.ErrorCode.DEVICE_ERROR,
+            f"cannot connect to {endpoint}: {exc or 'timeout'}",
+            "check the endpoint; secured servers must be configured as a device",
+        ) from None
+    try:
+        entries = await asyncio.wait_for(
+            browse_children(client, None if node_id == "i=85" else node_id), BROWSE_TIMEOUT_S
+        )
+    except Exception as exc:  # asyncua raises status-code subclasses: report them as the device's answer
+        raise CommandFailureError(
+            c.ErrorCode.DEVICE_ERROR, f"{endpoint}: browsing {node_id} failed: {exc}"
+        ) from None
+    finally:
+        await client.disconnect()
+    return browse_result(node_id, entries)

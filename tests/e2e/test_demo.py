@@ -35,6 +35,7 @@ def test_demo_shows_live_sparkplug_data(tmp_path: Path) -> None:
             )
             wait_until(lambda: host.of("DDATA", "skid-1"), timeout=20, message="DDATA of the Modbus device")
             wait_until(lambda: host.of("DDATA", "line-1"), timeout=20, message="DDATA of the OPC UA device")
+            _browse_through_the_control_plane(gateway.broker_port)
             birth = host.of("DBIRTH", "line-1")[-1].payload
             assert birth is not None and "Line1/Temperature" in {m.name for m in birth.metrics}
             assert not host.errors
@@ -72,3 +73,19 @@ def _alive(pid: int) -> bool:
     # a zombie (exited, not yet reaped by its parent) counts as stopped
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "zombie" not in status.read_text()
+
+
+def _browse_through_the_control_plane(port: int) -> None:
+    from gateway.control import contract as c
+    from tests.e2e.test_control_plane import ControlClient
+
+    client = ControlClient(port)
+    try:
+        top = client.command(c.BrowseOpcUa(device_id="line-1"))
+        assert isinstance(top, c.CommandOk), top
+        names = {node.display_name for node in top.data.children}
+        assert "Server" in names, names
+        probe = client.command(c.ModbusRead(address=0, data_type=c.ModbusType.FLOAT32, device_id="skid-1"))
+        assert isinstance(probe, c.CommandOk) and len(probe.data.registers) == 2
+    finally:
+        client.close()
