@@ -18,7 +18,7 @@ from typing import TypeAlias
 
 from sparkplug.datatypes import DataType, Quality
 from sparkplug.errors import SparkplugEncodeError
-from sparkplug.model import Metric, MetricValue, PropertySet
+from sparkplug.model import Metric, MetricValue, PropertySet, Template
 from sparkplug.topics import MessageType, validate_id
 
 # ---------------------------------------------------------------------------------------------- config
@@ -135,6 +135,19 @@ class EdgeNodeConfig:
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise SparkplugEncodeError(f"node metrics declared twice: {duplicates}")
+        for definition in self.template_definitions:
+            value = definition.value
+            if (
+                not definition.name
+                or definition.datatype is not DataType.Template
+                or not isinstance(value, Template)
+                or not value.is_definition
+                or value.template_ref is not None
+            ):
+                raise SparkplugEncodeError(
+                    f"template definition {definition.name!r} must be a named Template metric with "
+                    "is_definition=True and no template_ref (§17)"
+                )
         if self.historical_batch < 1:
             raise SparkplugEncodeError("historical_batch must be at least 1")
 

@@ -291,3 +291,21 @@ def test_config_validation() -> None:
         MetricSpec("a", DataType.Unknown)
     with pytest.raises(EdgeNodeUsageError, match=r"0\.\.255"):
         Harness(CONFIG, next_bd_seq=256)
+
+
+def test_payloads_template_definition_nbirth() -> None:
+    """payloads-template-definition-nbirth (§17): template definitions go in NBIRTH, is_definition=True,
+    no template_ref; anything else is refused at configuration time."""
+    from sparkplug import Metric, Template
+
+    definition = Metric(
+        name="Motor",
+        datatype=DataType.Template,
+        value=Template(metrics=(Metric(name="RPM", datatype=DataType.Int32, value=0),), is_definition=True),
+    )
+    harness = Harness(EdgeNodeConfig("G", "E", template_definitions=(definition,)))
+    nbirth = payload_of(published(harness.connect(), MessageType.NBIRTH)[0])
+    assert by_name(nbirth)["Motor"].value == definition.value
+    instance = Metric(name="M1", datatype=DataType.Template, value=Template(template_ref="Motor"))
+    with pytest.raises(ValueError, match="is_definition=True"):
+        EdgeNodeConfig("G", "E", template_definitions=(instance,))
