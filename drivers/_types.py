@@ -100,7 +100,11 @@ class WriteResult:
 
 @dataclass(frozen=True, slots=True)
 class DeviceHealth:
-    """A snapshot of one device (a Modbus unit, an OPC UA server connection)."""
+    """A snapshot of one device (a Modbus unit, an OPC UA server connection).
+
+    ``notes`` carries conditions that are not errors but deserve attention, e.g. a Modbus TCP
+    connection the device keeps dropping (another master competing for its only connection).
+    """
 
     name: str
     state: DriverState
@@ -112,6 +116,7 @@ class DeviceHealth:
     reconnects: int
     latency_ms_avg: float | None
     latency_ms_max: float | None
+    notes: tuple[str, ...] = ()  # conditions worth an operator's look that are not errors
 
 
 @dataclass(frozen=True, slots=True)

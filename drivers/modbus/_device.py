@@ -212,6 +212,7 @@ class DeviceRunner:
             reconnects=self.link.connects,
             latency_ms_avg=(self._latency_sum / n * 1000) if n else None,
             latency_ms_max=self._latency_max * 1000 if n else None,
+            notes=self.link.notes(),
         )
 
     def tag(self, name: str) -> ModbusTag | None:

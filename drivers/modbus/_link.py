@@ -20,6 +20,7 @@ next request without an error.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import Any
@@ -30,6 +31,10 @@ from drivers.errors import DeviceError, ErrorKind, from_modbus
 from drivers.modbus._spec import Area, Link, RtuOverTcpLink, SerialLink
 
 log = logging.getLogger(__name__)
+
+#: peer-initiated closes within DROP_WINDOW seconds that make a health note (catalogue T51)
+DROP_WINDOW = 60.0
+DROP_NOTE_THRESHOLD = 5
 
 
 def link_key(link: Link) -> str:
@@ -71,6 +76,9 @@ class ModbusLink:
         self._quiet_until = 0.0
         self._expected_tid = 0
         self.late_replies = 0
+        self._was_connected = False
+        self._drops: collections.deque[float] = collections.deque()
+        self._drop_noted = False
         self.consecutive_timeouts = 0
         self.close_after_timeouts = close_after_timeouts
         self.connects = 0
@@ -141,6 +149,9 @@ class ModbusLink:
         if self.connected:
             return
         now = time.monotonic()
+        if self._client is not None and self._was_connected:
+            self._record_drop(now)
+        self._was_connected = False
         if now < self._next_connect_at:
             if self.last_connect_error is not None:
                 raise DeviceError(
@@ -155,6 +166,7 @@ class ModbusLink:
         self._next_connect_at = time.monotonic() + self._min_reconnect
         ok = await self._client.connect()
         if ok and bool(self._client.connected):
+            self._was_connected = True
             self.connects += 1
             self._backoff.reset()
             self.last_connect_error = None
@@ -171,6 +183,33 @@ class ModbusLink:
             "else holds the connection",
         )
         raise self.last_connect_error
+
+    def _record_drop(self, now: float) -> None:
+        """The peer closed a connection we did not close (catalogue T51): an idle timeout, or a
+        device that allows one connection and gave it to another master. Many drops in a minute
+        become a note in the health snapshot, logged once per episode."""
+        self._drops.append(now)
+        while self._drops and now - self._drops[0] > DROP_WINDOW:
+            self._drops.popleft()
+        if len(self._drops) >= DROP_NOTE_THRESHOLD and not self._drop_noted:
+            self._drop_noted = True
+            log.warning("%s: %s", self.key, self._drop_note())
+
+    def _drop_note(self) -> str:
+        return (
+            f"the device closed the connection {len(self._drops)} times in {DROP_WINDOW:.0f} s: another "
+            "master may be taking a device that allows one connection, or the device closes idle "
+            "connections sooner than the poll interval"
+        )
+
+    def notes(self) -> tuple[str, ...]:
+        now = time.monotonic()
+        while self._drops and now - self._drops[0] > DROP_WINDOW:
+            self._drops.popleft()
+        if len(self._drops) < DROP_NOTE_THRESHOLD:
+            self._drop_noted = False
+            return ()
+        return (self._drop_note(),)
 
     def close(self) -> None:
         if self._client is not None:
@@ -205,6 +244,9 @@ class ModbusLink:
                 except Exception as exc:  # pymodbus raises several unrelated types; translated here
                     self._after_io(timed_out=False)
                     if not self.connected:
+                        if self._was_connected:
+                            self._record_drop(time.monotonic())
+                            self._was_connected = False
                         self.close()
                     raise from_modbus(exc, device, address) from exc
                 self._after_io(timed_out=False)

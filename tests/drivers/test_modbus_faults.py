@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import psutil
@@ -260,3 +261,45 @@ async def test_t47_silent_tcp_device_is_reconnected_at_the_minimum_interval(
         await async_wait_until(lambda: fake.connections_total >= 3, timeout=10)
         elapsed = time.monotonic() - started
     assert elapsed >= 2 * 0.5  # two reconnects, each no sooner than 0.5 s after the previous attempt
+
+
+@pytest.mark.timeout(30)
+async def test_t51_competing_master_is_detected_and_reported(fake_modbus_device: FakeFactory) -> None:
+    """The device allows one connection and kicks the oldest; another master connects every 0.2 s.
+    Our connection keeps being dropped: a note appears in the device's health."""
+    import asyncio
+
+    fake = await fake_modbus_device(max_connections=1)
+    driver = ModbusDriver(
+        "m",
+        [device("dev", fake, regs("r", 0, 2), backoff_initial=0.05, backoff_max=0.1)],
+        min_reconnect_interval=0.1,
+    )
+
+    async def rogue_master() -> None:
+        while True:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", fake.port)
+            try:
+                await asyncio.sleep(0.2)
+            finally:
+                writer.close()
+
+    rogue = asyncio.create_task(rogue_master())
+    try:
+        async with Collector(driver):
+            await async_wait_until(lambda: driver.health().devices[0].notes, timeout=20)
+            note = driver.health().devices[0].notes[0]
+            assert "another master" in note and "closed the connection" in note
+    finally:
+        rogue.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await rogue
+    assert driver.health().devices[0].requests > 0
+
+
+async def test_healthy_device_has_no_notes(fake_modbus_device: FakeFactory) -> None:
+    fake = await fake_modbus_device()
+    driver = ModbusDriver("m", [device("dev", fake, regs("r", 0, 2))])
+    async with Collector(driver) as c:
+        await c.wait_count("r0", 5)
+        assert driver.health().devices[0].notes == ()
