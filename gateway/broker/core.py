@@ -43,6 +43,8 @@ from gateway.broker.sys_topics import sys_messages
 log = logging.getLogger(__name__)
 
 V5 = 5
+AUTH_GRACE = 30.0
+"""Seconds an authentication decision may take beyond the CONNECT deadline before the client is dropped."""
 
 
 class BrokerCore(SubscriptionsMixin, RestoreMixin):
@@ -357,7 +359,11 @@ class BrokerCore(SubscriptionsMixin, RestoreMixin):
             if state is State.CONNECTED:
                 if conn.keepalive_limit and now - conn.last_rx > conn.keepalive_limit:
                     conn.keepalive_expired()
-            elif state is not State.CLOSED and now - conn.accepted_at > connect_timeout:
+            elif state is State.AWAITING_CONNECT:
+                if now - conn.accepted_at > connect_timeout:
+                    conn.connect_deadline_passed()
+            elif state is State.AUTHENTICATING and now - conn.accepted_at > connect_timeout + AUTH_GRACE:
+                # The client sent its CONNECT in time; a slow password hash is our delay, not its attack.
                 conn.connect_deadline_passed()
         if self.pending_wills:
             for client_id, (due, will, identity) in list(self.pending_wills.items()):

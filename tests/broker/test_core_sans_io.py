@@ -155,3 +155,21 @@ def test_sys_topics_report_the_counters() -> None:
     assert seen["$SYS/broker/subscriptions/count"] == b"2"
     assert int(seen["$SYS/broker/bytes/received"]) > 0
     assert everything == ["a"]  # '#' never sees $SYS [MQTT-4.7.2-1]
+
+
+def test_slow_authentication_gets_a_grace_period_beyond_the_connect_deadline() -> None:
+    from gateway.broker.core import AUTH_GRACE
+
+    core = make_core()
+    client = Client(core, 5, 1000.0, 1)
+    client.conn.receive_data(encode(Connect(5, "slowauth"), 5), 1001.0)
+    assert client.conn.pending_auth is not None  # the decision is still being computed
+    core.tick(1010.0)  # past the 5 s CONNECT deadline: the CONNECT itself arrived in time
+    assert not client.conn.close_requested
+    client.conn.pending_auth = None
+    client.conn.auth_decided(AuthDecision(True), 1011.0)
+    assert isinstance(client.received()[0], Connack)
+    stuck = Client(core, 5, 1000.0, 2)
+    stuck.conn.receive_data(encode(Connect(5, "stuck"), 5), 1001.0)
+    core.tick(1000.0 + 5 + AUTH_GRACE + 1)
+    assert stuck.conn.close_requested
