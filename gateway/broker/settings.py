@@ -56,7 +56,8 @@ class BrokerLimits:
     """Limits that keep the broker serving honest clients under load or attack."""
 
     connect_timeout: float = 5.0
-    """Seconds from accept to a complete CONNECT; absolute, whatever progress was made (SlowITe, T13/T14)."""
+    """Seconds from accept to a complete CONNECT; absolute, whatever progress was made (SlowITe, T13/T14).
+    The authentication decision that follows may take ``core.AUTH_GRACE`` (30 s) more."""
     max_keepalive: int = 300
     """Cap on the client's keep-alive in seconds (also for 3.1.1 and for keep-alive 0); 5.0 clients are told
     the cap as Server Keep Alive."""
