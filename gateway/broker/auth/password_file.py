@@ -166,8 +166,20 @@ class PasswordFile:
         return "".join(line.text + "\n" for line in self._lines)
 
     def save(self) -> None:
-        """Write atomically (temporary file, fsync, rename) with mode 0600."""
-        write_private_file(self.path, self.render().encode("utf-8"))
+        """Write atomically (temporary file, fsync, rename) with mode 0600.
+
+        Raises:
+            PasswordFileError: the directory is missing or not writable, the disk is full, ...; the old
+                file is then unchanged.
+        """
+        try:
+            write_private_file(self.path, self.render().encode("utf-8"))
+        except OSError as exc:
+            raise PasswordFileError(
+                self.path,
+                [f"{self.path}: cannot be written: {exc.strerror or exc}"],
+                hint="check that the directory exists and that you may write to it",
+            ) from exc
 
 
 def load_password_file(path: Path) -> PasswordDatabase:

@@ -157,3 +157,11 @@ def test_interactive_mismatch_changes_nothing(tmp_path: Path) -> None:
     code, _ = _prompted_run(path, "one", "two")
     assert code == 1
     assert not path.exists()
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "such" / "passwd"
+    result = passwd("--password-stdin", str(path), "alice", stdin="pw\n")
+    assert result.returncode == 1
+    assert f"{path}: cannot be written: No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
