@@ -2,7 +2,9 @@
 
 - :mod:`.convert`: configuration sections -> the settings types of each part (pure functions).
 - :mod:`.devices`: runs one driver per configured device, keeps the live tag table and device health.
-- :mod:`.sparkplug_session`: the uplink session around the ``sparkplug`` edge-node core.
+- :mod:`.observed_session`: the uplink's Sparkplug session (``gateway.uplink.SparkplugSession``, the
+  shell around the ``sparkplug`` core) plus what the control plane shows (STATE as seen, rebirth).
+- :mod:`.local_bus`: the embedded broker as the uplink bridge's local bus.
 - :mod:`.internal_auth`: credentials for the daemon's own client of the embedded broker.
 - :mod:`.control_publisher` / :mod:`.control_commands`: the control plane (``$GW/v1``).
 - :mod:`.daemon`: :class:`Daemon`, start / reload / stop, and ``run_daemon`` with signal handling.

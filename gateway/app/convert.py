@@ -29,6 +29,7 @@ from gateway.config.devices import (
     OpcUaDeviceConfig,
 )
 from gateway.config.model import (
+    BridgeRule,
     BrokerConfig,
     GatewayConfig,
     IdentityConfig,
@@ -46,6 +47,7 @@ from sparkplug import StateFormat as SpStateFormat
 
 if TYPE_CHECKING:
     from drivers.opcua import OpcUaServer
+    from gateway.uplink import BridgeRule as UplinkBridgeRule
 
 _AREAS = {
     ModbusArea.HOLDING: Area.HOLDING_REGISTER,
@@ -300,3 +302,17 @@ def inferred_type(value: object) -> SpDataType | None:
     if isinstance(value, str):
         return SpDataType.String
     return None
+
+
+def bridge_rule(rule: BridgeRule) -> UplinkBridgeRule:
+    """A configured bridge rule as the uplink's rule (validated again there)."""
+    from gateway.uplink import BridgeRule as Rule
+    from gateway.uplink._bridge import Direction
+
+    return Rule(
+        topic=rule.topic,
+        direction=Direction(rule.direction.value),
+        qos=rule.qos,
+        local_prefix=rule.local_prefix,
+        remote_prefix=rule.remote_prefix,
+    )

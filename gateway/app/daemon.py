@@ -1,8 +1,10 @@
 """The daemon: starts the parts in order, keeps them wired, reloads, and stops cleanly.
 
-Start order: data directory -> embedded broker (ports printed) -> Sparkplug edge node + uplink ->
-devices -> control plane. Stop order (SIGTERM): uplink (NDEATH published and acknowledged, then
-DISCONNECT) -> devices -> control plane (state offline, retained) -> broker (persistence flushed).
+Start order: data directory -> embedded broker (ports printed) -> store-and-forward (SQLite) and the
+uplink's forwarder -> Sparkplug edge node (``gateway.uplink.SparkplugSession``), bridge rules, uplink
+-> devices -> control plane. Stop order (SIGTERM): uplink (NDEATH published and acknowledged, then
+DISCONNECT) -> devices -> forwarder and store (committed, closed) -> broker (persistence flushed);
+the control plane says "offline" first.
 
 With no upstream server configured, the edge node publishes to the embedded broker itself over a real
 loopback MQTT connection (its Will carries NDEATH exactly as upstream would), logging in with the
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -31,11 +34,10 @@ import drivers
 from gateway import __version__
 from gateway.app import convert
 from gateway.app.devices import DeviceHost
-from gateway.app.durable_history import DurableHistory
-from gateway.app.history import History, HistoryBuffer
 from gateway.app.internal_auth import ControlAuthorizer, InternalAuthenticator
+from gateway.app.local_bus import BrokerLocalBus
 from gateway.app.node_metrics import NodeMetrics
-from gateway.app.sparkplug_session import SparkplugSession
+from gateway.app.observed_session import ObservedSession
 from gateway.broker import Broker, BrokerMessage
 from gateway.config import ConfigError, LoadedConfig, load_config
 from gateway.config.devices import DeviceConfig
@@ -45,15 +47,16 @@ from gateway.control.publisher import StatusPublisher
 from gateway.errors import StartupError
 from gateway.logging_setup import LogRing
 from gateway.store import MessageStore, StoreLimits
-from gateway.uplink import Uplink
+from gateway.uplink import Bridge, DrainPacing, Forwarder, SparkplugSession, Uplink
 from sparkplug import (
     BdSeqStore,
-    DeviceOffline,
-    DeviceOnline,
     EdgeNode,
-    MetricsChanged,
     MetricSpec,
+    Notice,
+    Output,
+    Reboot,
     Sample,
+    SetScanRate,
     SparkplugError,
     WriteMetric,
 )
@@ -61,6 +64,7 @@ from sparkplug import (
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+STORE_FILE = "store-and-forward.sqlite3"
 OFFLINE_GRACE_S = 0.1
 NODE_METRICS_INTERVAL_S = 5.0
 
@@ -92,10 +96,12 @@ class Daemon:
         self._started_mono = time.monotonic()
         self.broker: Broker | None = None
         self.authorizer: ControlAuthorizer | None = None
-        self.session: SparkplugSession | None = None
+        self.session: ObservedSession | None = None
         self.uplink: Uplink | None = None
-        self.history: History = HistoryBuffer(self.config.store.max_messages)
         self.message_store: MessageStore | None = None
+        self.forwarder: Forwarder | None = None
+        self.bridge: Bridge | None = None
+        self.oldest_stored_ms: int | None = None
         self.devices: dict[str, DeviceHost] = {}
         self.publisher: StatusPublisher | None = None
         self.commands: CommandHandler | None = None
@@ -104,6 +110,7 @@ class Daemon:
         self.reboot_requested = False
         self.stopped = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._writes: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
 
     # ---- lifecycle ------------------------------------------------------------------------------------
@@ -128,8 +135,7 @@ class Daemon:
             ) from None
         if cfg.broker.enabled:
             await self._start_broker(data_dir)
-        if cfg.store.enabled:
-            await self._open_store(data_dir)
+        await self._open_store(data_dir)
         await self._start_sparkplug(data_dir)
         for device in cfg.devices:
             await self._add_device(device)
@@ -178,12 +184,21 @@ class Daemon:
             self._announce(f"broker listening on {host}:{port}")
 
     async def _open_store(self, data_dir: Path) -> None:
-        """The SQLite store for samples kept while offline; a bad file degrades to memory (logged)."""
-        limits = StoreLimits(max_bytes=self.config.store.max_bytes, max_age_s=None)
-        self.message_store = MessageStore(data_dir / "store.sqlite3", limits=limits)
+        """Store-and-forward: SQLite in the data directory (``store.enabled``), else in memory only.
+        A bad file degrades to memory and says so in the store status (never refuses to start)."""
+        store_cfg = self.config.store
+        limits = StoreLimits(max_bytes=store_cfg.max_bytes, max_age_s=None)
+        path = data_dir / STORE_FILE if store_cfg.enabled else None
+        self.message_store = MessageStore(path, limits=limits)
         status = await self.message_store.open()
-        self.history = DurableHistory(self.message_store)
-        log.info("store %s: %d message(s) kept from before", status.path or "(memory)", status.messages)
+        rate = store_cfg.drain_rate_per_s
+        pacing = DrainPacing(max_messages_per_s=rate, min_messages_per_s=min(50.0, rate))
+        self.forwarder = Forwarder(self.message_store, pacing=pacing)
+        log.info(
+            "store-and-forward %s: %d message(s) kept from before",
+            status.path or "(in memory)",
+            status.messages,
+        )
 
     async def _start_sparkplug(self, data_dir: Path) -> None:
         cfg = self.config
@@ -199,15 +214,21 @@ class Daemon:
             convert.edge_node_config(cfg.identity, self.node_metrics.specs, scan_rate_ms),
             next_bd_seq=next_bd_seq,
         )
-        self.session = SparkplugSession(
+        assert self.forwarder is not None
+        if cfg.bridge and self.broker is not None:
+            rules = [convert.bridge_rule(rule) for rule in cfg.bridge]
+            self.bridge = Bridge(rules, BrokerLocalBus(self.broker), self.forwarder)
+        inner = SparkplugSession(
             node,
+            self.forwarder,
             store,
-            self.history,
-            on_write=self._on_sparkplug_write,
-            on_scan_rate=self._on_scan_rate,
-            on_reboot=self._on_reboot,
-            drain_rate=cfg.store.drain_rate_per_s,
+            on_action=self._on_action,
+            extra_subscriptions=self.bridge.upstream_subscriptions() if self.bridge else (),
+            on_inbound=self.bridge.on_upstream if self.bridge else None,
         )
+        self.session = ObservedSession(inner)
+        if self.bridge is not None:
+            self.bridge.start()
         servers = [convert.server_settings(s, cfg.identity) for s in cfg.upstream.servers]
         if not servers:
             plain = (
@@ -276,8 +297,10 @@ class Daemon:
                 log.warning("the uplink did not stop within %.0f s: closing anyway", STOP_TIMEOUT_S)
         for host in list(self.devices.values()):
             await host.stop()
-        if self.session is not None:
-            await self.session.close()
+        for task in list(self._writes):
+            task.cancel()
+        if self.forwarder is not None:
+            await self.forwarder.aclose()
         if self.message_store is not None:
             await self.message_store.close()  # commits what is pending: the store is flushed
         if self.commands is not None:
@@ -314,13 +337,16 @@ class Daemon:
     def device_online(
         self, device_id: str, metrics: tuple[MetricSpec, ...], samples: tuple[Sample, ...]
     ) -> None:
-        self._feed(DeviceOnline(device_id, metrics, samples), device_id)
+        if self.session is not None:
+            self._guard(device_id, "DeviceOnline", lambda s: s.device_online(device_id, metrics, samples))
 
     def device_offline(self, device_id: str) -> None:
-        self._feed(DeviceOffline(device_id), device_id)
+        if self.session is not None:
+            self._guard(device_id, "DeviceOffline", lambda s: s.device_offline(device_id))
 
     def samples(self, device_id: str, samples: tuple[Sample, ...]) -> None:
-        self._feed(MetricsChanged(device_id, samples), device_id)
+        if self.session is not None:
+            self._guard(device_id, "MetricsChanged", lambda s: s.metrics_changed(device_id, samples))
 
     def tags_changed(self, device_id: str, changes: tuple[c.TagValue, ...]) -> None:
         if self.publisher is not None:
@@ -329,13 +355,27 @@ class Daemon:
     def device_event(self, device_id: str, severity: c.Severity, kind: str, message: str) -> None:
         self.event(severity, "device", kind, message, device=device_id)
 
-    def _feed(self, event: DeviceOnline | DeviceOffline | MetricsChanged, device_id: str) -> None:
-        if self.session is None:
-            return
+    def _guard(self, device_id: str | None, what: str, call: Callable[[SparkplugSession], object]) -> None:
+        assert self.session is not None
         try:
-            self.session.feed(event)
+            call(self.session.inner)
         except SparkplugError as exc:
-            log.warning("sparkplug refused %s: %s", type(event).__name__, exc, extra={"device": device_id})
+            log.warning("sparkplug refused %s: %s", what, exc, extra={"device": device_id})
+
+    def _on_action(self, output: Output) -> None:
+        """The core's actions, from the uplink's Sparkplug session (on the loop)."""
+        if isinstance(output, WriteMetric):
+            task = asyncio.create_task(self._on_sparkplug_write(output), name=f"write-{output.name}")
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+        elif isinstance(output, SetScanRate):
+            self._on_scan_rate(output.rate_ms)
+        elif isinstance(output, Reboot):
+            log.warning("Node Control/Reboot: the gateway restarts after NDEATH")
+            self.reboot_requested = True
+        elif isinstance(output, Notice):
+            # ignored commands, refused writes, stale STATE: worth a technician's attention
+            log.warning("sparkplug: %s", output.message)
 
     async def _on_sparkplug_write(self, write: WriteMetric) -> None:
         """DCMD (or NCMD) write: only writable tags, range-checked; the new value is reported back."""
@@ -364,9 +404,6 @@ class Daemon:
 
         task = asyncio.create_task(apply(), name="scan-rate")
         self._tasks.append(task)
-
-    def _on_reboot(self) -> None:
-        self.reboot_requested = True
 
     # ---- uplink and control ----------------------------------------------------------------------------
 
@@ -409,12 +446,12 @@ class Daemon:
 
     async def _node_metrics_loop(self) -> None:
         while True:
-            if isinstance(self.history, DurableHistory):
-                await self.history.refresh_oldest()
+            if self.message_store is not None:
+                rows = await self.message_store.read_after(0, limit=1)
+                self.oldest_stored_ms = rows[0].created_ms if rows else None
             if self.node_metrics is not None and self.session is not None:
                 samples = self.node_metrics.samples(self)
-                with contextlib.suppress(SparkplugError):
-                    self.session.feed(MetricsChanged(None, samples))
+                self._guard(None, "node metrics", functools.partial(_node_changed, samples=samples))
             await asyncio.sleep(NODE_METRICS_INTERVAL_S)
 
     # ---- reload -----------------------------------------------------------------------------------------
@@ -477,3 +514,7 @@ class Daemon:
 
 def hostname() -> str:
     return socket.gethostname()
+
+
+def _node_changed(session: SparkplugSession, samples: tuple[Sample, ...]) -> object:
+    return session.metrics_changed(None, samples)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import drivers
 from gateway import __version__
 from gateway.app import probes
+from gateway.app.daemon import STORE_FILE
 from gateway.config import ConfigError, load_config_text
 from gateway.config.devices import ModbusDeviceConfig
 from gateway.control import contract as c
@@ -103,7 +104,6 @@ class DaemonView:
                     )
                 )
         node = d.session.node if d.session is not None else None
-        counters = d.session.counters() if d.session is not None else None
         primary = None
         if d.config.identity.primary_host_id is not None:
             seen = d.session.host_state if d.session is not None else None
@@ -122,37 +122,39 @@ class DaemonView:
                 node.state.value if node else "disconnected", c.SessionState.DISCONNECTED
             ),
             bd_seq=(node.bd_seq or 0) if node is not None else 0,
-            seq=counters.last_seq if counters else None,
+            seq=None,  # the core keeps seq private; hosts see it on every message
             primary_host=primary,
             switches=switches,
             failover_count=sum(1 for s in switches if s.from_server is not None),
-            births=counters.births if counters else 0,
+            births=d.session.sessions if d.session is not None else 0,
         )
 
     def store_status(self) -> c.StoreStatus:
         d = self._d
-        history = d.history.status()
         now = drivers.utc_ms()
-        online = d.session is not None and d.session.node.state.value == "online"
-        if history.depth == 0:
-            mode = c.StoreMode.LIVE if online else c.StoreMode.STORING
+        if d.message_store is None or d.forwarder is None:
+            return c.StoreStatus(now, c.StoreMode.LIVE, 0, 0, None)
+        status = d.message_store.status()
+        forwarding = d.forwarder.status()
+        depth = status.messages + status.pending
+        if not forwarding.attached:
+            mode = c.StoreMode.STORING
         else:
-            mode = c.StoreMode.DRAINING if online else c.StoreMode.STORING
-        db_bytes = 0
-        if d.message_store is not None:
-            path = d.config.data_dir / "store.sqlite3"
-            db_bytes = path.stat().st_size if path.exists() else 0
+            mode = c.StoreMode.DRAINING if depth else c.StoreMode.LIVE
+        path = d.config.data_dir / STORE_FILE
+        oldest = d.oldest_stored_ms if depth else None
         return c.StoreStatus(
             timestamp_ms=now,
             mode=mode,
-            depth=history.depth,
-            bytes=history.bytes,
-            oldest_age_s=None if history.oldest_ms is None else max(0.0, (now - history.oldest_ms) / 1000),
-            dropped=history.dropped,
+            depth=depth,
+            bytes=status.bytes,
+            oldest_age_s=None if oldest is None else max(0.0, (now - oldest) / 1000),
+            drain_rate_per_s=round(forwarding.drain_rate, 1) if depth else 0.0,
+            dropped=sum(status.dropped.values()) + forwarding.dropped,
             drop_policy=d.config.store.drop_policy.value,
             capacity_messages=d.config.store.max_messages,
             capacity_bytes=d.config.store.max_bytes,
-            db_bytes=db_bytes,
+            db_bytes=path.stat().st_size if status.path is not None and path.exists() else 0,
         )
 
     def broker_status(self) -> c.BrokerStatus:

@@ -38,17 +38,21 @@ class NodeMetrics:
 
     def samples(self, daemon: Daemon) -> tuple[Sample, ...]:
         now = utc_ms()
-        history = daemon.history.status()
+        depth = dropped = 0
+        if daemon.message_store is not None:
+            status = daemon.message_store.status()
+            depth, dropped = status.messages, sum(status.dropped.values())
         server = ""
         if daemon.uplink is not None:
             server = daemon.uplink.status().server or ""
         errors = sum(host.status().errors for host in daemon.devices.values())
-        oldest = 0.0 if history.oldest_ms is None else max(0.0, (now - history.oldest_ms) / 1000)
+        oldest = daemon.oldest_stored_ms
+        age = 0.0 if oldest is None else max(0.0, (now - oldest) / 1000)
         return (
             Sample(UPTIME, int(time.monotonic() - self._started), now),
             Sample(ACTIVE_SERVER, server, now),
-            Sample(STORE_DEPTH, history.depth, now),
-            Sample(STORE_OLDEST_AGE, oldest, now),
-            Sample(STORE_DROPPED, history.dropped, now),
+            Sample(STORE_DEPTH, depth, now),
+            Sample(STORE_OLDEST_AGE, age, now),
+            Sample(STORE_DROPPED, dropped, now),
             Sample(DRIVER_ERRORS, errors, now),
         )

@@ -235,10 +235,9 @@ class BridgeRule:
 
 
 class DropPolicy(StrEnum):
-    """What the store does when full."""
+    """What the store does when full (the oldest data goes: the newest matters more on a plant)."""
 
     DROP_OLDEST = "drop_oldest"
-    DROP_NEWEST = "drop_newest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,11 +245,12 @@ class StoreConfig:
     """Store-and-forward: what is kept while no upstream server (or primary host) is available.
 
     Attributes:
-        enabled: store data while offline; when false it is dropped (and counted).
-        max_messages: messages kept at most.
-        max_bytes: payload bytes kept at most.
-        drop_policy: which messages go when full.
-        drain_rate_per_s: messages per second sent from the store once back online (live data first).
+        enabled: keep data in the SQLite store in ``data_dir`` (survives restarts); when false, only
+            in memory (lost on restart).
+        max_messages: samples kept at most in memory (when ``enabled`` is false).
+        max_bytes: bytes kept at most in the SQLite store; past it the oldest are dropped (counted).
+        drop_policy: which data goes when full: ``drop_oldest``.
+        drain_rate_per_s: samples per second replayed once back online (live data keeps flowing).
     """
 
     enabled: bool = True
