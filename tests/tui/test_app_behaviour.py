@@ -165,3 +165,91 @@ async def test_modbus_probe_shows_every_byte_order(contract_daemon: ContractDaem
             assert order in text
     sent = [r for name, r in contract_daemon.requests if name == "modbus_read"]
     assert sent == [c.ModbusRead(40001, c.ModbusType.FLOAT32, device_id="skid-1", port=502)]
+
+
+async def test_add_a_modbus_device_through_the_form(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-add-device")
+    async with app.run_test(size=(100, 34), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.attachment.model.link.state == "up", "link")
+        await pilot.press("0")
+        await wait_text(pilot, "Add Modbus device")
+        app.screen.query_one("#tools").active = "add-device"  # type: ignore[attr-defined]
+        await pilot.pause()
+        for field_id, value in (("#a-id", "boiler-3"), ("#a-host", "10.0.0.9"), ("#a-unit", "2")):
+            app.screen.query_one(field_id).value = value  # type: ignore[attr-defined]
+        app.screen.query_one("#a-tags").load_text(  # type: ignore[attr-defined]
+            "inlet_temp 40001 float32 degC\nrun 1 bool w\nbroken line here too many words x\n"
+        )
+        await pilot.click("#a-apply")
+        await wait_text(pilot, "line 3: expected `name address type [unit] [w]`")
+        assert not isinstance(app.screen, ConfirmScreen)
+        app.screen.query_one("#a-tags").load_text("inlet_temp 40001 float32 degC\nrun 1 bool w\n")  # type: ignore[attr-defined]
+        await pilot.click("#a-apply")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the diff to confirm")
+        assert '+  - id: "boiler-3"' in screen_text(app)
+        await pilot.press("tab", *"boiler-3", "enter")
+        await wait_text(pilot, "configuration applied")
+    assert 'id: "boiler-3"' in contract_daemon.config_text
+    assert "inlet_temp" in contract_daemon.config_text and "skid-1" in contract_daemon.config_text
+
+
+async def test_opcua_browser_adds_picked_nodes_as_tags(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-opcua")
+    async with app.run_test(size=(100, 34), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.attachment.model.link.state == "up", "link")
+        await pilot.press("0")
+        app.screen.query_one("#tools").active = "opcua"  # type: ignore[attr-defined]
+        await pilot.pause()
+        app.screen.query_one("#o-device").value = "line-1"  # type: ignore[attr-defined]
+        await pilot.click("#o-browse")
+        await wait_text(pilot, "Line1")
+        tree = app.screen.query_one("#o-tree")
+        tree.focus()
+        await pilot.press("down", "space")  # Line1, expand: browses ns=2;s=Line1
+        await wait_text(pilot, "SpeedSetpoint = 1200")
+        await pilot.press("down", "down", "a")  # Temperature, SpeedSetpoint
+        await wait_text(pilot, "picked: SpeedSetpoint")
+        await pilot.click("#o-add")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the diff to confirm")
+        await pilot.press("tab", *"line-1", "enter")
+        await wait_text(pilot, "configuration applied")
+    assert '{name: "SpeedSetpoint", node_id: "ns=2;s=Line1.SpeedSetpoint", writable: true}' in (
+        contract_daemon.config_text
+    )
+
+
+async def test_keys_filter_help_palette_pause_and_level(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-keys")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: len(app.attachment.model.devices) == 3, "devices")
+        await pilot.press("2", "slash", *"press")
+        await wait_for(pilot, lambda: app.screen.query_one("#devices").row_count == 1, "filtered to press-2")
+        await pilot.press("escape")  # clears the filter
+        await wait_for(pilot, lambda: app.screen.query_one("#devices").row_count == 3, "filter cleared")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: app.screen.query("HelpPanel"), "the help panel")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: not app.screen.query("HelpPanel"), "help closed")
+        await pilot.press("8", "l", "l")  # info -> warning -> error
+        await wait_text(pilot, "showing error and above")
+        text = screen_text(app)
+        assert "press-2 is down" in text and "switched site-b -> site-a" not in text
+        await pilot.press("7", "space")
+        await wait_text(pilot, "PAUSED")
+        await pilot.press("colon")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette", "the command palette")
+
+
+def test_no_binding_clashes_with_tmux_or_screen_prefixes() -> None:
+    from textual.binding import Binding
+
+    from tui.app import SCREENS, GatewayTui
+
+    classes: list[type] = [GatewayTui, *(cls for *_rest, cls in SCREENS)]
+    keys = []
+    for cls in classes:
+        for binding in cls.BINDINGS:
+            if isinstance(binding, Binding):
+                keys += binding.key.split(",")
+    assert keys and not {"ctrl+a", "ctrl+b"} & set(keys)
+    assert {str(n) for n in range(10)} <= set(keys)

@@ -46,7 +46,7 @@ class ConfigScreen(GatewayScreen):
         self._loading = False
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static("not loaded yet: press r", id="config-state")
+        yield Static("not loaded yet: press r", id="config-state", markup=False)
         yield TextArea("", id="editor", soft_wrap=False, show_line_numbers=True)
         with Horizontal(id="buttons"):
             yield Button("Load (r)", id="load")
@@ -54,7 +54,7 @@ class ConfigScreen(GatewayScreen):
             yield Button("Diff (d)", id="diff")
             yield Button("Apply (A)", id="apply", variant="error")
         with VerticalScroll(id="result-box"):
-            yield Static("", id="result")
+            yield Static("", id="result", markup=False)
 
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:
         if self.document is None and not self._loading and self.gw.attachment.source.connected:

@@ -38,7 +38,7 @@ class DevicesScreen(GatewayScreen):
         table: DataTable[object] = DataTable(id="devices")
         tables.setup(table, DEVICE_COLUMNS)
         yield table
-        yield Static("", id="detail")
+        yield Static("", id="detail", markup=False)
 
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:
         table = self.query_one("#devices", DataTable)

@@ -46,7 +46,7 @@ class EventsScreen(GatewayScreen):
         self._logs_seen = 0
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static("", id="level-state")
+        yield Static("", id="level-state", markup=False)
         events = RichLog(id="events", max_lines=2000, wrap=True)
         events.border_title = "events"
         yield events

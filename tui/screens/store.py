@@ -26,7 +26,7 @@ class StoreScreen(GatewayScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Panel("Store and forward", label_width=15, id="store")
-        yield Static("", id="drain-label")
+        yield Static("", id="drain-label", markup=False)
         yield ProgressBar(total=1, show_eta=False, id="drain")
 
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:

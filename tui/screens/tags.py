@@ -60,7 +60,7 @@ class TagsScreen(GatewayScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield RowView(list(zip(TAG_COLUMNS, _WIDTHS, strict=True)), id="tags")
-        yield Static("", id="tag-detail")
+        yield Static("", id="tag-detail", markup=False)
         yield Sparkline([], id="spark")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

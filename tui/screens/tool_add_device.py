@@ -32,9 +32,9 @@ class AddDevicePane(Vertical):
             yield field("poll interval s", "1.0", id="a-poll")
             yield choice("byte order", [o.value for o in c.ByteOrder], "ABCD", id="a-order")
             yield Button("Check and apply", id="a-apply", variant="error")
-        yield Static(TAGS_HELP)
+        yield Static(TAGS_HELP, markup=False)
         yield TextArea("", id="a-tags")
-        yield Static("", id="a-result")
+        yield Static("", id="a-result", markup=False)
 
     def form(self) -> tuple[ModbusDeviceForm | None, list[str]]:
         problems: list[str] = []

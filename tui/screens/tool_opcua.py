@@ -40,7 +40,7 @@ class OpcUaPane(Vertical):
             yield Button("Add picked", id="o-add", variant="error")
         tree: Tree[c.BrowseNode | None] = Tree("Objects (i=85)", data=None, id="o-tree")
         yield tree
-        yield Static("a: pick the highlighted variable as a tag", id="o-picked")
+        yield Static("a: pick the highlighted variable as a tag", id="o-picked", markup=False)
 
     def _target(self) -> tuple[str | None, str | None]:
         return text_of(self, "o-device") or None, text_of(self, "o-endpoint") or None

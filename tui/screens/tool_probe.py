@@ -34,7 +34,7 @@ class ProbePane(Vertical):
         with Horizontal():
             yield field("count (string)", "1", id="p-count")
             yield Button("Read", id="p-read", variant="primary")
-        yield Static("", id="p-result")
+        yield Static("", id="p-result", markup=False)
         table: DataTable[object] = DataTable(id="probe-table", cursor_type="row")
         table.add_columns("byte order", "value", "")
         yield table

@@ -17,6 +17,8 @@ class ToolsScreen(GatewayScreen):
     SCREEN_TITLE = "0 Tools"
     PLANT_ACTIONS = frozenset({"add_device", "add_tags"})
     DEFAULT_CSS = """
+    ToolsScreen TabbedContent { height: 1fr; }
+    ToolsScreen TabPane { height: 1fr; padding: 0; }
     ToolsScreen .row { height: auto; }
     ToolsScreen .row > Vertical { width: 1fr; height: auto; }
     ToolsScreen Input, ToolsScreen Select { margin: 0; }

@@ -40,7 +40,7 @@ class TrafficScreen(GatewayScreen):
         self._row_keys: list[str] = []
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static("", id="traffic-state")
+        yield Static("", id="traffic-state", markup=False)
         table: DataTable[object] = DataTable(id="traffic")
         tables.setup(table, TRAFFIC_COLUMNS)
         yield table

@@ -23,6 +23,12 @@ devices:
       - {name: temperature, address: 40001, type: float32, unit: degC}
       - {name: setpoint, address: 40011, type: float32, writable: true}
 
+  - id: line-1
+    protocol: opcua
+    endpoint: opc.tcp://127.0.0.1:4840/demo
+    tags:
+      - {name: Running, node_id: "ns=2;s=Line1.Running"}
+
 data_dir: ./demo-data
 """
 
