@@ -167,7 +167,14 @@ def handle_bad_store(path: Path, error: StoreUnusableError, recovery: Recovery) 
         if error.hint is None and isinstance(error, StoreCorruptError | StoreVersionError):
             error.hint = recovery_hint(path)
         raise error
-    target = move_aside(path)
+    try:
+        target = move_aside(path)
+    except OSError as exc:
+        raise StoreUnreadableError(
+            path,
+            f"{error.reason}; moving it aside failed too: {exc.strerror or exc}",
+            hint=recovery_hint(path),
+        ) from exc
     alarm = (
         f"broker store {path} could not be used ({error.reason}); it was moved to {target} and the broker "
         "started with an empty store: retained messages and persistent sessions from before are not loaded"

@@ -5,8 +5,10 @@ The broken files are shipped in ``files/`` (regenerate with ``files/make_files.p
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,44 @@ def test_shipped_files_are_what_the_docstring_says() -> None:
         assert connection.execute("PRAGMA user_version").fetchone() == (99,)
     finally:
         connection.close()
+
+
+def test_corrupt_store_that_cannot_be_moved_aside_stops_start_up(tmp_path: Path) -> None:
+    """An immutable data directory (chattr +i) makes the rename fail: a clear error, nothing half-done."""
+    if shutil.which("chattr") is None:
+        pytest.skip("needs chattr (e2fsprogs)")
+    data_dir = install(tmp_path, "zero-filled.sqlite3")
+    (data_dir / f"{STORE_NAME}.lock").touch()
+    if subprocess.run(["chattr", "+i", str(data_dir)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("this file system does not support the immutable attribute")
+    try:
+        with pytest.raises(StoreUnreadableError, match="moving it aside failed too") as info:
+            asyncio.run(SqlitePersistence(data_dir).load())
+        assert "the file header is wrong" in info.value.message
+    finally:
+        subprocess.run(["chattr", "-i", str(data_dir)], check=True)
+    assert (data_dir / STORE_NAME).read_bytes() == bytes(8192)
+
+
+async def test_incomplete_checkpoint_at_close_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqlitePersistence(tmp_path)
+    await store.load()
+    store.retained_set(StoredMessage("kept", b"1", 0, True))
+    await store.flush()
+    assert store._opened is not None
+    # A reader holding a read transaction open makes a TRUNCATE checkpoint impossible; with busy_timeout 0
+    # SQLite reports it at once.
+    store._opened.connection.execute("PRAGMA busy_timeout = 0")
+    reader = sqlite3.connect(tmp_path / STORE_NAME)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM retained").fetchall()
+    try:
+        await store.close()
+    finally:
+        reader.close()
+    assert "WAL checkpoint at close incomplete (another reader holds the database)" in caplog.text
+    again = SqlitePersistence(tmp_path)
+    assert [m.topic for m in (await again.load()).retained] == ["kept"]
+    await again.close()
