@@ -2,8 +2,9 @@
 
 Theory of operation
 -------------------
-The event loop hands each change to :meth:`StoreWriter.submit` and returns at once. The writer thread takes
-the first waiting operation, then keeps collecting for up to ``commit_interval`` seconds (or ``max_batch``
+The event loop hands changes to :meth:`StoreWriter.submit_many` (``SqlitePersistence`` gathers the changes
+of one loop iteration and hands them over together) and returns at once. The writer thread takes the first
+waiting operation, then keeps collecting for up to ``commit_interval`` seconds (or ``max_batch``
 operations, or until a flush is requested) and applies the batch in one transaction. With WAL and
 ``synchronous=FULL`` the transaction is on disk when COMMIT returns, so it survives kill -9 and power loss.
 Batching turns many small writes into one fsync (group commit); under load batches grow by themselves.
@@ -13,12 +14,14 @@ subscriber) is never written at all: the insert and the delete cancel out.
 
 Bounds and failure policy (explicit and counted in :class:`WriterStats`):
 
-- the hand-off queue holds ``queue_size`` operations; when it is full, :meth:`submit` waits for the writer
-  (back-pressure on the broker: it slows down rather than acknowledging what it cannot store), counts
+- the hand-off queue holds ``queue_size`` operations; when it is full, :meth:`submit_many` waits for the
+  writer (back-pressure on the broker: it slows down rather than acknowledging what it cannot store), counts
   ``backpressure_waits`` and logs a warning at most every 10 s;
 - a failed batch (disk full, I/O error) is rolled back and retried after 0.1, 0.5 and 2 s; after that it is
   dropped, ``lost_operations`` grows by its size and the error is logged; the broker keeps serving from
-  memory.
+  memory;
+- if the thread itself dies of a bug, that is logged, ``failed`` is set, and from then on changes are counted
+  in ``lost_operations`` instead of making the broker wait on a queue nobody drains.
 """
 
 from __future__ import annotations
