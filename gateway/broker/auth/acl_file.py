@@ -141,7 +141,7 @@ class _Parser:
 
     def _rule(self, where: str, raw: object) -> AclRule | None:
         if not isinstance(raw, dict):
-            self.problem(where, "expected a table like { allow = \"read\", topic = \"a/#\" }")
+            self.problem(where, 'expected a table like { allow = "read", topic = "a/#" }')
             return None
         self._known_keys(where, raw, {"allow", "deny", "topic"})
         if ("allow" in raw) == ("deny" in raw):

@@ -129,8 +129,10 @@ class PasswordFile:
             lines.append(_Line(raw, user))
         if problems:
             raise PasswordFileError(
-                path, problems, hint="fix or delete these lines, or set the password again with "
-                "'edge-gateway passwd FILE USER'"
+                path,
+                problems,
+                hint="fix or delete these lines, or set the password again with "
+                "'edge-gateway passwd FILE USER'",
             )
         return cls(path, lines, hashes)
 
