@@ -38,7 +38,8 @@ Policies (stated here once; each is counted in ``Broker.stats`` and under ``$SYS
 - 3.1.1 keep-alive above ``max_keepalive`` (or 0) is accepted and enforced as ``max_keepalive``; 5.0 clients
   are told the cap as Server Keep Alive.
 - Persistence is write-behind: PUBACK is sent once the message is handed to BrokerPersistence, and messages
-  restored after a restart are resent without DUP (in-flight state is not persisted separately).
+  restored after a restart are sent with DUP set, since they may have reached the client before (the
+  in-flight state itself is not persisted; a QoS 2 message counts as delivered once PUBRECed).
 
 Inside
 ------

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 class Delivery:
     """One QoS 1/2 message on its way to one session."""
 
-    __slots__ = ("message", "pid", "qos", "retain", "seq", "state", "sub_ids")
+    __slots__ = ("maybe_sent", "message", "pid", "qos", "retain", "seq", "state", "sub_ids")
 
     def __init__(self, message: Message, qos: int, retain: bool, sub_ids: tuple[int, ...], seq: int) -> None:
         self.message = message
@@ -43,6 +43,9 @@ class Delivery:
         self.seq = seq
         self.pid = 0
         self.state = 0  # 0: PUBLISH sent, awaiting PUBACK/PUBREC; 1: PUBREL sent, awaiting PUBCOMP
+        # Restored after a restart: it may have reached the client before, so its first send carries DUP
+        # ([MQTT-3.3.1-1]; the in-flight state itself is not persisted).
+        self.maybe_sent = False
 
 
 class Session:
@@ -160,6 +163,7 @@ class Session:
         message = Message(stored.topic, stored.payload, stored.qos, stored.retain, stored.properties, expires)
         self._seq = max(self._seq, queued.seq)
         delivery = Delivery(message, queued.qos, stored.retain, queued.subscription_identifiers, queued.seq)
+        delivery.maybe_sent = True
         self._enqueue(delivery)
 
     def _enqueue(self, delivery: Delivery) -> None:
@@ -193,7 +197,7 @@ class Session:
         pid = self._allocate_pid()
         delivery.pid = pid
         self.inflight[pid] = delivery
-        if not conn.send_publish(delivery, False, now):
+        if not conn.send_publish(delivery, delivery.maybe_sent, now):
             # Larger than the client's Maximum Packet Size: dropped as if acknowledged [MQTT-3.1.2-25].
             del self.inflight[pid]
             self._completed(delivery)

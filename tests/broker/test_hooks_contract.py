@@ -116,6 +116,7 @@ async def test_persistent_session_and_retained_survive_a_restart(raw_mqtt: RawFa
             packet = await back.read_packet()
             assert isinstance(packet, Publish)
             got.append((packet.topic, packet.payload))
+            assert packet.dup  # may have been delivered before the restart [MQTT-3.3.1-1]
             await back.send_packet(Puback(packet.packet_id or 0))
         assert got == [("k/0", b"0"), ("k/1", b"1"), ("k/2", b"2"), ("k/state", b"on")]
         await async_wait_until(lambda: not store.queues["keeper"], timeout=2, message="acks recorded")
