@@ -5,7 +5,7 @@ Theory of operation
 -------------------
 A :class:`Connection` is created by the core for each accepted socket. The shell feeds it with
 ``receive_data(data, now)`` and, whenever ``on_output`` fires, writes ``take_output()`` to the socket.
-The states and which packets each accepts are the table ``_ALLOWED`` below:
+The states and which packets each accepts are the table ``_ALLOWED`` in :mod:`.connection_state`:
 
     AWAITING_CONNECT --CONNECT--> AUTHENTICATING --auth decided--> CONNECTED --DISCONNECT/error--> CLOSED
                     \\--anything else / deadline-----------------------------------------------> CLOSED
@@ -21,6 +21,10 @@ What the shell must do after each call: write ``take_output()`` (batched per loo
 socket when ``close_requested`` is set once the output is flushed, report congestion with
 ``set_congested``, and call ``connection_lost`` when the socket goes away. Timers (CONNECT deadline,
 keep-alive) are checked by the core's ``tick`` using ``accepted_at``/``last_rx``/``keepalive_limit``.
+
+The class is assembled from one mixin per concern: :mod:`.connection_connect` (CONNECT and the auth
+hand-off), :mod:`.connection_publish` (incoming PUBLISH), :mod:`.connection_output` (output queue and
+PUBLISH encoding); this module keeps framing, dispatch, DISCONNECT and the end of the connection.
 """
 
 from __future__ import annotations
