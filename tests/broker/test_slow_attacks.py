@@ -343,3 +343,31 @@ async def test_tls_client_certificate_cn_reaches_the_authenticator(tmp_path: Pat
     assert [(r.client_id, r.peer_cert_cn, r.use_identity_as_username) for r in seen] == [
         ("plc", "plc-7", True)
     ]
+
+
+@pytest.mark.timeout(60)
+async def test_slowite_from_many_addresses_is_cleared_by_the_keepalive_cap(
+    broker_factory: BrokerFactory, raw_mqtt: RawFactory
+) -> None:
+    """SlowITe from five addresses fills every slot with silent keep-alive-0 connections; honest clients get
+    Server busy (0x89) for at most 1.5 x max_keepalive, then the cap frees the slots and they are served.
+    The canary, connected before the attack, is served throughout."""
+    broker = await broker_factory(max_connections=101, max_connections_per_source=20, max_keepalive=2)
+    canary = await Canary(broker.ports[0]).start()
+    try:
+        attackers = []
+        for host in range(10, 15):
+            for index in range(20):
+                raw = await raw_mqtt(broker.ports[0], version=5, local_addr=f"127.0.0.{host}")
+                await raw.connect(f"slowite-{host}-{index}", keep_alive=0)
+                attackers.append(raw)
+        assert broker.core.connected == 101
+        honest = await raw_mqtt(broker.ports[0], version=5, local_addr="127.0.0.20")
+        await honest.connect("honest", expect_reason=0x89)
+        await async_wait_until(lambda: broker.core.connected == 1, timeout=10, message="attackers timed out")
+        again = await raw_mqtt(broker.ports[0], version=5, local_addr="127.0.0.20")
+        await again.connect("honest")
+    finally:
+        await canary.stop()
+    assert canary.failures == 0
+    assert broker.stats.keepalive_timeouts == 100
