@@ -148,7 +148,7 @@ async def test_t11_keepalive_cap_applies_to_v311_v5_and_zero(
         clients.append(raw)
     durations = await asyncio.gather(*(raw.expect_closed(10.0) for raw in clients))
     # 1.5 x 4 s plus the 0.25 s timer granularity
-    assert all(5.5 <= d <= 7.0 for d in durations), durations
+    assert all(5.5 <= d <= 7.5 for d in durations), durations
     assert broker.stats.keepalive_timeouts == 4
 
 
@@ -196,7 +196,7 @@ async def test_t13_connect_deadline(broker_factory: BrokerFactory, raw_mqtt: Raw
     one_byte = await raw_mqtt(broker.ports[0])
     await one_byte.send_hex("10")
     durations = await asyncio.gather(silent.expect_closed(5.0), one_byte.expect_closed(5.0))
-    assert all(1.5 <= d <= 2.8 for d in durations), durations
+    assert all(1.5 <= d <= 3.2 for d in durations), durations
     assert broker.stats.connect_timeouts == 2
 
 
@@ -221,7 +221,7 @@ async def test_t14_slowloris_connect_hits_the_absolute_deadline(
     durations = await asyncio.gather(valid.expect_closed(5.0), declared.expect_closed(5.0))
     for task in tasks:
         task.cancel()
-    assert all(1.5 <= d <= 2.8 for d in durations), durations
+    assert all(1.5 <= d <= 3.2 for d in durations), durations
 
 
 @pytest.mark.timeout(30)
