@@ -46,6 +46,7 @@ from drivers.base import Driver
 from drivers.errors import DeviceError, ErrorKind, from_opcua
 from drivers.opcua import _lazy as lazy
 from drivers.opcua._browse import BrowseEntry, browse_children
+from drivers.opcua._requests import monitored_item_request, subscription_parameters
 from drivers.opcua._session import close_quietly, open_session
 from drivers.opcua._spec import OpcUaServer, OpcUaTag, TagMode, validate_server
 from drivers.opcua._values import check_write_value, sample_from
@@ -175,8 +176,13 @@ class OpcUaDriver(Driver):
         consecutive_stale = 0
         try:
             if subscribed:
-                sub = await self._subscribe(client, subscribed)
-                consumer = asyncio.create_task(self._consume(sub), name=f"opcua-sub:{self.server.name}")
+                sub = await self._try_subscribe(client, subscribed)
+                if sub is None:  # the server refused: poll everything on this connection
+                    await cancel_and_wait([poller])
+                    polled, subscribed = polled + subscribed, []
+                    poller = asyncio.create_task(self._poll(client, polled))
+                else:
+                    consumer = asyncio.create_task(self._consume(sub), name=f"opcua-sub:{self.server.name}")
             self._state = DriverState.DEGRADED if len(nodes) < len(self._tags) else DriverState.RUNNING
             self._connected.set()
             while True:
@@ -256,49 +262,40 @@ class OpcUaDriver(Driver):
             self._emit(bad)
         return nodes
 
+    async def _try_subscribe(self, client: Any, tags: list[OpcUaTag]) -> Any:
+        """A subscription, or ``None`` (and polling from now on) when the server refuses to create
+        one (BadTooManySubscriptions, BadServiceUnsupported...). Connection failures propagate."""
+        try:
+            return await self._subscribe(client, tags)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # translated in one place; only a refusal falls back to polling
+            error = from_opcua(exc, self.server.name, None)
+            if error.kind is not ErrorKind.EXCEPTION:
+                raise error from exc
+            log.warning(
+                "%s: the server refused a subscription (%s); polling instead", self.server.name, error
+            )
+            self.last_error = error
+            self.polling_fallback = True
+            return None
+
     async def _subscribe(self, client: Any, tags: list[OpcUaTag]) -> Any:
         from asyncua.common.subscription import OverflowPolicy
 
         ua = lazy.ua()
-
-        params = ua.CreateSubscriptionParameters()
-        params.RequestedPublishingInterval = self.server.publishing_interval * 1000
-        params.RequestedMaxKeepAliveCount = self.server.keepalive_count
-        params.RequestedLifetimeCount = self.server.keepalive_count * 3
-        params.MaxNotificationsPerPublish = 10000
-        params.PublishingEnabled = True
-        params.Priority = 0
         sub = await client.create_subscription(
-            params, None, queue_maxsize=20000, overflow=OverflowPolicy.DROP_OLDEST
+            subscription_parameters(self.server),
+            None,
+            queue_maxsize=20000,
+            overflow=OverflowPolicy.DROP_OLDEST,
         )
         self.subscriptions_created += 1
         handle_of = {t.name: h for h, t in self._handles.items()}
-        requests = []
-        for tag in tags:
-            rv = ua.ReadValueId()
-            rv.NodeId = self._nodes[tag.name].nodeid
-            rv.AttributeId = ua.AttributeIds.Value
-            mparams = ua.MonitoringParameters()
-            mparams.ClientHandle = handle_of[tag.name]
-            interval = (
-                tag.sampling_interval
-                if tag.sampling_interval is not None
-                else self.server.publishing_interval
-            )
-            mparams.SamplingInterval = interval * 1000
-            mparams.QueueSize = tag.queue_size
-            mparams.DiscardOldest = True
-            if tag.deadband is not None:
-                flt = ua.DataChangeFilter()
-                flt.Trigger = ua.DataChangeTrigger.StatusValue
-                flt.DeadbandType = int(tag.deadband[0])
-                flt.DeadbandValue = float(tag.deadband[1])
-                mparams.Filter = flt
-            item = ua.MonitoredItemCreateRequest()
-            item.ItemToMonitor = rv
-            item.MonitoringMode = ua.MonitoringMode.Reporting
-            item.RequestedParameters = mparams
-            requests.append(item)
+        requests = [
+            monitored_item_request(self.server, tag, self._nodes[tag.name].nodeid, handle_of[tag.name])
+            for tag in tags
+        ]
         results = await sub.create_monitored_items(requests)
         bad = []
         for tag, result in zip(tags, results, strict=True):

@@ -102,6 +102,7 @@ class OpcUaSimulator:
         accept_client: a predicate on the client certificate's DER bytes; ``None`` accepts any.
         user_certificates: DER user certificates accepted as X.509 identities; with ``users`` or this
             set, anonymous access is refused.
+        max_subscriptions: refuse subscriptions beyond this many (0: a server without subscriptions).
     """
 
     def __init__(
@@ -116,6 +117,7 @@ class OpcUaSimulator:
         users: dict[str, str] | None = None,
         accept_client: Any = None,
         user_certificates: Sequence[bytes] | None = None,
+        max_subscriptions: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -125,6 +127,7 @@ class OpcUaSimulator:
         self.users = users
         self.accept_client = accept_client
         self.user_certificates = None if user_certificates is None else tuple(user_certificates)
+        self.max_subscriptions = max_subscriptions
         self.variables: tuple[SimVariable, ...] = tuple(
             default_variables() + bench_variables(extra_variables)
         )
@@ -210,6 +213,8 @@ class OpcUaSimulator:
                     raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
 
             server.set_certificate_validator(validate)
+        if self.max_subscriptions is not None:
+            server.iserver.max_subscriptions = self.max_subscriptions
         idx = await server.register_namespace(NAMESPACE)
         self.namespace_index = idx
         plant = await server.nodes.objects.add_folder(ua.NodeId("Plant", idx), ua.QualifiedName("Plant", idx))

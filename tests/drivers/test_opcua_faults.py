@@ -290,3 +290,13 @@ async def test_trust_on_first_use_then_refuse_a_changed_certificate(tmp_path: Pa
         driver = OpcUaDriver("o", spec)
         async with Collector(driver):
             await async_wait_until(lambda: isinstance(driver.last_error, CertificateTrustError), timeout=10)
+
+
+@pytest.mark.timeout(60)
+async def test_server_refusing_subscriptions_is_polled() -> None:
+    async with OpcUaSimulator(update_interval=0.05, max_subscriptions=0) as sim:
+        driver = OpcUaDriver("o", server_spec(sim))
+        async with Collector(driver) as c:
+            await c.wait_count("Line1.Counter", 3)
+            assert driver.polling_fallback and driver.subscriptions_created == 0
+            assert driver.last_error is not None and "BadTooManySubscriptions" in str(driver.last_error)
