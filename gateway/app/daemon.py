@@ -490,6 +490,7 @@ class Daemon:
         old_devices = {d.id: d for d in old.devices}
         new_devices = {d.id: d for d in new.devices}
         changed = 0
+        failed: list[str] = []
         for device_id in old_devices.keys() - new_devices.keys():
             host = self.devices.pop(device_id, None)
             if host is not None:
@@ -501,11 +502,18 @@ class Daemon:
             host = self.devices.pop(device_id, None)
             if host is not None:
                 await host.stop()
-            await self._add_device(device)
+            try:
+                await self._add_device(device)
+            except StartupError as exc:  # a driver refused what the checks let through: keep going
+                self.devices.pop(device_id, None)
+                failed.append(f"{device_id}: {exc.message}")
+                continue
             changed += 1
         self.loaded = loaded
         self.config = dataclasses.replace(new, **{name: getattr(old, name) for name in restart})
         message = f"applied: {changed} device(s) changed"
+        if failed:
+            message += f"; not started: {'; '.join(failed)}"
         if restart:
             message += f"; restart needed for: {', '.join(restart)}"
         log.info("reload (%s): %s", source, message)

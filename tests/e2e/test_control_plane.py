@@ -166,3 +166,48 @@ def test_commands_answer_with_their_correlation(control: tuple[GatewayProcess, C
     )
     assert "command write_tag from client" in gateway.stderr()
     assert not client.errors
+
+
+def test_config_edit_round_trip(control: tuple[GatewayProcess, ControlClient], tmp_path: Path) -> None:
+    gateway, client = control
+    document = client.command(c.GetConfig())
+    assert isinstance(document, c.CommandOk) and document.data.path.endswith("gateway.yaml")
+    assert any(
+        o.key_path == "devices[0].poll_interval_s" and o.origin.endswith(":10")
+        for o in document.data.effective
+    )
+    text = document.data.text
+
+    broken = client.command(
+        c.ApplyConfig(text.replace("poll_interval_s: 0.2", "poll_interval_s: -1"), document.data.sha256)
+    )
+    assert isinstance(broken, c.CommandFailed) and broken.error.code is c.ErrorCode.INVALID_CONFIG
+    assert any("devices[0].poll_interval_s" in line for line in broken.error.details)
+    assert (tmp_path / "gateway.yaml").read_text() == text, "nothing applied"
+
+    grown = text.replace(
+        "data_dir: data", "      - {name: trim, address: 40104, type: int32}\ndata_dir: data"
+    )
+    stale = client.command(c.ApplyConfig(grown, "0" * 64))
+    assert isinstance(stale, c.CommandFailed) and stale.error.code is c.ErrorCode.CONFLICT
+
+    applied = client.command(c.ApplyConfig(grown, document.data.sha256))
+    assert isinstance(applied, c.CommandOk) and applied.data.ok, applied
+    assert "1 device(s) changed" in applied.data.message
+    wait_until(
+        lambda: (t := client.latest(c.TagSnapshot)) and "trim" in {x.name for x in t.tags},
+        timeout=20,
+        message="the new tag in the tag snapshot",
+    )
+    status = wait_until(
+        lambda: (
+            (g := client.latest(c.GatewayStatus))
+            and g.last_reload
+            and g.last_reload.source == "command"
+            and g
+        ),
+        timeout=15,
+        message="the reload in the status",
+    )
+    assert status.last_reload.ok
+    assert gateway.terminate() == 0
