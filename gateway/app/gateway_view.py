@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import socket
 import time
+import types
 from typing import TYPE_CHECKING
 
 import drivers
@@ -185,18 +186,32 @@ class DaemonView:
                 )
             )
         stats = broker.stats
+        subscriptions = sum(len(getattr(session, "subscriptions", ())) for session in core.sessions.values())
+        # $SYS-style figures by their mosquitto names, from the broker's counters
+        sys_figures = {
+            "clients/connected": float(len(core.connections)),
+            "clients/accepted": float(stats.connections_accepted),
+            "clients/refused": float(stats.connections_refused),
+            "messages/received": float(stats.messages_received),
+            "messages/sent": float(stats.messages_sent),
+            "publish/dropped": float(stats.dropped_total),
+            "clients/keepalive_timeouts": float(stats.keepalive_timeouts),
+            "protocol_errors": float(stats.protocol_errors),
+            "wills_published": float(stats.wills_published),
+        }
         return c.BrokerStatus(
             timestamp_ms=now,
             listeners=listeners,
             client_count=len(core.connections),
             clients=tuple(clients),
-            subscription_count=0,
+            subscription_count=subscriptions,
             retained_count=len(core.retained),
             messages_in=stats.publish_received,
             messages_out=stats.publish_sent,
             bytes_in=stats.bytes_received,
             bytes_out=stats.bytes_sent,
             dropped=stats.dropped_total,
+            sys=types.MappingProxyType(sys_figures),
         )
 
     def device_ids(self) -> tuple[str, ...]:
