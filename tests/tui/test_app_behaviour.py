@@ -186,7 +186,7 @@ async def test_add_a_modbus_device_through_the_form(contract_daemon: ContractDae
         app.screen.query_one("#a-tags").load_text("inlet_temp 40001 float32 degC\nrun 1 bool w\n")  # type: ignore[attr-defined]
         await pilot.click("#a-apply")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the diff to confirm")
-        assert '+  - id: "boiler-3"' in screen_text(app)
+        await wait_text(pilot, '+  - id: "boiler-3"')
         await pilot.press("tab", *"boiler-3", "enter")
         await wait_text(pilot, "configuration applied")
     assert 'id: "boiler-3"' in contract_daemon.config_text

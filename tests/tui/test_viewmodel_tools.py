@@ -30,8 +30,8 @@ FORM = ModbusDeviceForm(
 def test_add_device_keeps_the_rest_and_parses() -> None:
     new = add_modbus_device(CONFIG_TEXT, FORM)
     doc = yaml.safe_load(new)
-    assert [d["id"] for d in doc["devices"]] == ["skid-1", "boiler-3"]
-    dev = doc["devices"][1]
+    assert [d["id"] for d in doc["devices"]] == ["skid-1", "line-1", "boiler-3"]
+    dev = doc["devices"][2]
     assert dev["tags"][0] == {"name": "Temp: inlet", "address": 40001, "type": "float32", "unit": "degC"}
     assert dev["tags"][1]["writable"] is True and dev["byte_order"] == "CDAB"
     assert doc["data_dir"] == "./demo-data"

@@ -20,6 +20,7 @@ class ConfirmScreen(ModalScreen[bool]):
     """Ask to confirm ``title``; dismisses with True only after ``word`` is typed."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#cancel"  # a stray Enter lands on Cancel
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical { width: 76; max-width: 100%; height: auto; border: thick $error;
@@ -44,9 +45,6 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal():
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Confirm", id="confirm", variant="error", disabled=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one("#confirm", Button).disabled = event.value != self.word
