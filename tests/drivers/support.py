@@ -55,6 +55,14 @@ class Collector:
             check, timeout=timeout, message=lambda: f"{tag} {quality.name}, latest {self.latest.get(tag)}"
         )
 
+    async def wait_seen(self, tag: str, quality: Quality, timeout: float = 10.0) -> Sample:
+        """The first sample of ``tag`` with ``quality``, even if a later sample has replaced it."""
+
+        def check() -> Sample | None:
+            return next((s for s in self.samples if s.tag == tag and s.quality is quality), None)
+
+        return await async_wait_until(check, timeout=timeout, message=f"a {quality.name} sample of {tag}")
+
     async def wait_count(
         self, tag: str, count: int, timeout: float = 10.0, quality: Quality = Quality.GOOD
     ) -> None:

@@ -72,7 +72,7 @@ async def test_t56_stale_subscription_is_marked_and_recreated() -> None:
         async with Collector(driver) as c:
             await c.wait_count("Line1.Counter", 2)
             await sim.pause_publishing()
-            stale = await c.wait_quality("Line1.Counter", Quality.STALE, timeout=10)
+            stale = await c.wait_seen("Line1.Counter", Quality.STALE, timeout=10)
             assert stale.error is not None and stale.error.kind is ErrorKind.STALE
             assert stale.value is not None  # the last value is kept, marked stale
             await c.wait_quality("Line1.Counter", Quality.GOOD, timeout=10)
@@ -87,7 +87,7 @@ async def test_repeatedly_stale_subscriptions_fall_back_to_polling() -> None:
         async with Collector(driver) as c:
             await c.wait_count("Line1.Counter", 2)
             await sim.pause_publishing()
-            await c.wait_quality("Line1.Counter", Quality.STALE, timeout=10)
+            await c.wait_seen("Line1.Counter", Quality.STALE, timeout=10)
             await async_wait_until(lambda: driver.polling_fallback, timeout=5)
             count = len(c.of("Line1.Counter"))
             await async_wait_until(lambda: len(c.of("Line1.Counter")) >= count + 3, timeout=5)
@@ -224,7 +224,7 @@ async def test_t54b_expired_session_gets_a_new_session_and_subscription() -> Non
             await c.wait_count("Line1.Counter", 2)
             first_session = driver.session_id
             assert await sim.expire_sessions() == 1
-            bad = await c.wait_quality("Line1.Counter", Quality.BAD, timeout=10)
+            bad = await c.wait_seen("Line1.Counter", Quality.BAD, timeout=10)
             assert bad.error is not None
             await c.wait_quality("Line1.Counter", Quality.GOOD, timeout=10)
             assert driver.connects == 2 and driver.subscriptions_created == 2
