@@ -24,8 +24,10 @@ from gateway.control.contract._commands import (
     CommandFailed,
     CommandOk,
     ErrorCode,
-    WriteResult,
     WriteTag,
+)
+from gateway.control.contract._results import (
+    WriteResult,
 )
 from gateway.control.contract._status import DeviceHealth, DeviceStatus, TagScalar
 from gateway.control.contract._topics import (
