@@ -6,6 +6,8 @@ Scenarios (from the C load generator ``../shared/tools/mqtt-bench``, built into 
   fanout   1 publisher -> 10 subscribers, QoS 0, deliveries/s
   latency  QoS 1 at 2 000 msg/s, p50 and p99 in microseconds
   conns    2 000 idle connections, broker RSS per connection (KB)
+  restart  seconds from launch to accepting connections with 10 000 retained messages stored (T19);
+           ours with SQLite persistence, mosquitto with ``persistence true``
 
 Both brokers run as separate processes with Nagle off and unbounded queues (mosquitto:
 ``set_tcp_nodelay true``, ``max_queued_messages 0``; ours: queue limits raised to millions, connection rate
@@ -76,9 +78,10 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
 
 
-def serve_ours() -> None:
+def serve_ours(data_dir: str | None, port: int) -> None:
     """Child mode (``--serve``): our broker with unbounded-ish queues and no connection-rate limit, like
-    mosquitto's benchmark configuration; prints ``listening on HOST:PORT`` like ``edge-gateway broker``."""
+    mosquitto's benchmark configuration; prints ``listening on HOST:PORT`` like ``edge-gateway broker``.
+    With ``data_dir``, retained messages and sessions persist there (SQLite)."""
     import asyncio
 
     sys.path.insert(0, str(ROOT))
@@ -94,11 +97,17 @@ def serve_ours() -> None:
         connection_burst=100_000,
     )
     settings = BrokerSettings(
-        listeners=(ListenerSettings(host="127.0.0.1", port=0),),
+        listeners=(ListenerSettings(host="127.0.0.1", port=port),),
         allow_anonymous=True,
         sys_interval=0,
         limits=limits,
+        data_dir=Path(data_dir) if data_dir else None,
     )
+    persistence = None
+    if data_dir:
+        from gateway.broker.persistence import SqlitePersistence
+
+        persistence = SqlitePersistence(Path(data_dir))
     runner = asyncio.run
     if not os.environ.get("EDGE_GATEWAY_NO_UVLOOP"):
         try:
@@ -107,15 +116,18 @@ def serve_ours() -> None:
             runner = uvloop.run
         except ImportError:
             pass
-    runner(run_standalone(Broker(settings)))
+    runner(run_standalone(Broker(settings, persistence=persistence)))
 
 
 class Ours:
     name = "ours"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, data_dir: Path | None = None, port: int = 0) -> None:
+        command = [sys.executable, str(Path(__file__).resolve()), "--serve", "--serve-port", str(port)]
+        if data_dir is not None:
+            command += ["--serve-data-dir", str(data_dir)]
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve"],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=ROOT,
@@ -142,12 +154,15 @@ class Ours:
 class Mosquitto:
     name = "mosquitto"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, data_dir: Path | None = None, port: int = 0) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.port = free_port()
+        self.port = port or free_port()
         config = workdir / "mosquitto.conf"
+        persistence = (
+            f"persistence true\npersistence_location {data_dir}/\n" if data_dir else "persistence false\n"
+        )
         config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
             "set_tcp_nodelay true\nmax_queued_messages 0\nlog_dest none\n"
         )
         self.process = subprocess.Popen(
@@ -183,15 +198,20 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs per broker and scenario (median reported)"
     )
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    parser.add_argument(
+        "--scenarios", default=",".join([*SCENARIOS, "restart"]), help="comma-separated subset"
+    )
     parser.add_argument("--count", type=int, default=25_000, help="messages per fan-in publisher (-K)")
     parser.add_argument(
         "--no-uvloop", action="store_true", help="run our broker on the standard asyncio loop"
     )
+    parser.add_argument("--retained", type=int, default=10_000, help="retained messages for 'restart'")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # child process mode
+    parser.add_argument("--serve-port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-data-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve_ours()
+        serve_ours(args.serve_data_dir, args.serve_port)
         return 0
     if args.no_uvloop:
         os.environ["EDGE_GATEWAY_NO_UVLOOP"] = "1"  # inherited by our broker's process
@@ -200,6 +220,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for scenario in chosen:
+            if scenario == "restart":
+                restart_scenario(workdir, args.retained, args.repeat, args.no_uvloop)
+                continue
             bench_name, extra, metrics = SCENARIOS[scenario]
             if scenario in ("fanin0", "fanin1", "fanout"):
                 extra = [*extra, "-K", str(args.count)]
@@ -244,6 +267,95 @@ def main() -> int:
                     flush=True,
                 )
     return 0
+
+
+def _publish_retained(port: int, count: int) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-retained")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [
+        client.publish(f"bench/r/{i}", os.urandom(32).hex().encode(), qos=1, retain=True)
+        for i in range(count)
+    ]
+    for info in infos:
+        info.wait_for_publish(30)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _count_retained(port: int, expected: int) -> int:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    got: list[str] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-count")
+    client.on_message = lambda c, u, m: got.append(m.topic)
+    client.connect("127.0.0.1", port)
+    client.subscribe("bench/r/#", 0)
+    client.loop_start()
+    deadline = time.monotonic() + 30
+    last, stable_since = -1, time.monotonic()
+    while time.monotonic() < deadline and len(got) < expected:
+        if len(got) != last:
+            last, stable_since = len(got), time.monotonic()
+        elif time.monotonic() - stable_since > 2:
+            break  # nothing more arriving
+        time.sleep(0.05)  # polling the paho thread's progress
+    client.disconnect()
+    client.loop_stop()
+    return len(set(got))
+
+
+def restart_scenario(workdir: Path, count: int, repeat: int, no_uvloop: bool) -> None:
+    """T19's figure: time from launching a broker with a full retained store to accepting connections."""
+    timings: dict[str, list[float]] = {"ours": [], "mosquitto": []}
+    restored: dict[str, int] = {}
+    workdir.chmod(0o755)  # mosquitto started as root runs as its own user: it must reach its data dir
+    for run in range(repeat):
+        for factory in (Ours, Mosquitto):
+            data = workdir / f"restart-{factory.name}-{run}"
+            data.mkdir()
+            data.chmod(0o777)  # mosquitto started as root drops to its own user before saving its database
+            port = free_port()
+            broker = factory(workdir, data, port)
+            try:
+                _publish_retained(broker.port, count)
+            finally:
+                broker.stop()
+            started = time.monotonic()
+            broker = factory(workdir, data, port)  # returns once the port accepts connections
+            timings[factory.name].append(time.monotonic() - started)
+            try:
+                restored[factory.name] = _count_retained(broker.port, count)
+            finally:
+                broker.stop()
+    ours = statistics.median(timings["ours"])
+    theirs = statistics.median(timings["mosquitto"])
+    print(
+        json.dumps(
+            {
+                "benchmark": "broker",
+                "scenario": "restart",
+                "metric": "seconds_to_accept_with_full_retained_store",
+                "retained": count,
+                "ours": round(ours, 3),
+                "mosquitto": round(theirs, 3),
+                "ratio": round(ours / theirs, 3) if theirs else None,
+                "goal": "",
+                "ours_restored": restored["ours"],
+                "mosquitto_restored": restored["mosquitto"],
+                "runs": repeat,
+                "uvloop": _has_uvloop() and not no_uvloop,
+                "note": "ours includes Python interpreter start-up and imports",
+            }
+        ),
+        flush=True,
+    )
 
 
 def _has_uvloop() -> bool:
