@@ -136,7 +136,7 @@ class InboundPublishMixin:
                     topic_bytes = encode_utf8(topic)
                 props = props.with_changes(topic_alias=None)
                 if props == NO_PROPERTIES:
-                    props = NO_PROPERTIES
+                    props = NO_PROPERTIES  # the shared instance: later ``is NO_PROPERTIES`` fast paths apply
         if not topic:
             raise ProtocolError("PUBLISH with an empty topic and no topic alias [MQTT-3.3.2-8]")
         session = self.session
