@@ -222,7 +222,8 @@ class Broker:
         properties: Properties = NO_PROPERTIES,
     ) -> int:
         """Publish as the gateway itself (no ACL on publish; receivers' ACLs apply). Returns subscribers
-        reached, -1 if a retained message was refused by the retained caps.
+        reached, -1 if a retained message was refused by the retained caps. Call it on the broker's event
+        loop thread (from another thread use ``loop.call_soon_threadsafe``).
 
         Raises LocalProtocolError for an invalid topic or QoS, BrokerNotRunning when stopped.
         """
