@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +37,7 @@ from gateway.app.local_bus import BrokerLocalBus
 from gateway.app.node_metrics import NodeMetrics
 from gateway.app.observed_session import ObservedSession
 from gateway.broker import Broker, BrokerMessage
-from gateway.config import ConfigError, LoadedConfig, load_config
+from gateway.config import LoadedConfig
 from gateway.config.devices import DeviceConfig
 from gateway.control import contract as c
 from gateway.control.commands import CommandHandler
@@ -138,7 +136,7 @@ class Daemon:
         await self._open_store(data_dir)
         await self._start_sparkplug(data_dir)
         for device in cfg.devices:
-            await self._add_device(device)
+            await self.add_device(device)
         if self.broker is not None and cfg.control.enabled:
             self._start_control()
         self._tasks.append(asyncio.create_task(self._node_metrics_loop(), name="node-metrics"))
@@ -323,7 +321,8 @@ class Daemon:
 
     # ---- devices ----------------------------------------------------------------------------------------
 
-    async def _add_device(self, device: DeviceConfig) -> None:
+    async def add_device(self, device: DeviceConfig) -> None:
+        """Run one configured device (StartupError when its driver refuses the spec)."""
         host = DeviceHost(device, self, self.config.data_dir)
         self.devices[device.id] = host
         try:
@@ -466,62 +465,9 @@ class Daemon:
             return result
 
     async def _reload(self, source: str) -> c.ReloadResult:
-        now = drivers.utc_ms()
-        path = self.loaded.path
-        if path is None:
-            return c.ReloadResult(now, False, source, "the built-in demo has no configuration file to reload")
-        try:
-            loaded = load_config(path)
-        except ConfigError as exc:
-            problems = tuple(p.render() for p in exc.problems)
-            log.error(
-                "reload refused, keeping the running configuration: %s",
-                problems[0] if problems else exc.message,
-            )
-            return c.ReloadResult(
-                now, False, source, f"invalid: {len(problems)} problem(s); nothing changed", problems
-            )
-        old, new = self.config, loaded.config
-        restart = [
-            name
-            for name in ("identity", "broker", "upstream", "store", "data_dir", "control")
-            if getattr(old, name) != getattr(new, name)
-        ]
-        old_devices = {d.id: d for d in old.devices}
-        new_devices = {d.id: d for d in new.devices}
-        changed = 0
-        failed: list[str] = []
-        for device_id in old_devices.keys() - new_devices.keys():
-            host = self.devices.pop(device_id, None)
-            if host is not None:
-                await host.stop()
-            changed += 1
-        for device_id, device in new_devices.items():
-            if old_devices.get(device_id) == device:
-                continue
-            host = self.devices.pop(device_id, None)
-            if host is not None:
-                await host.stop()
-            try:
-                await self._add_device(device)
-            except StartupError as exc:  # a driver refused what the checks let through: keep going
-                self.devices.pop(device_id, None)
-                failed.append(f"{device_id}: {exc.message}")
-                continue
-            changed += 1
-        self.loaded = loaded
-        self.config = dataclasses.replace(new, **{name: getattr(old, name) for name in restart})
-        message = f"applied: {changed} device(s) changed"
-        if failed:
-            message += f"; not started: {'; '.join(failed)}"
-        if restart:
-            message += f"; restart needed for: {', '.join(restart)}"
-        log.info("reload (%s): %s", source, message)
-        return c.ReloadResult(now, True, source, message)
+        from gateway.app.reload import reload_from_file
 
-
-def hostname() -> str:
-    return socket.gethostname()
+        return await reload_from_file(self, source)
 
 
 def _node_changed(session: SparkplugSession, samples: tuple[Sample, ...]) -> object:
