@@ -78,6 +78,7 @@ class GatewayTui(App[None]):
         Binding("question_mark", "toggle_help", "Help", id="help"),
         Binding("colon", "command_palette", "Palette", show=False, id="palette"),
         Binding("z", "freeze", "Freeze", show=False, id="freeze"),
+        Binding("at", "command_log", "Command log", show=False, id="command-log"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -136,6 +137,11 @@ class GatewayTui(App[None]):
         else:
             self.action_show_help_panel()
 
+    def action_command_log(self) -> None:
+        from tui.widgets.command_log import CommandLogScreen
+
+        self.push_screen(CommandLogScreen(self.attachment.commands.history))
+
     def action_freeze(self) -> None:
         self.frozen = not self.frozen
         self.notify(
@@ -148,6 +154,7 @@ class GatewayTui(App[None]):
         for key, name, title, _cls in SCREENS:
             yield SystemCommand(f"Go to {title}", f"screen {key}", lambda n=name: self.switch_mode(n))
         yield SystemCommand("Freeze / resume the display", "z", self.action_freeze)
+        yield SystemCommand("Command log", "@: every request sent, with its outcome", self.action_command_log)
         yield SystemCommand("Quit the UI", "the gateway keeps running", self.exit)
 
 

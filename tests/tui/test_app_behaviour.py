@@ -253,3 +253,17 @@ def test_no_binding_clashes_with_tmux_or_screen_prefixes() -> None:
                 keys += binding.key.split(",")
     assert keys and not {"ctrl+a", "ctrl+b"} & set(keys)
     assert {str(n) for n in range(10)} <= set(keys)
+
+
+async def test_command_log_and_log_backfill(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-cmdlog")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.attachment.model.link.state == "up", "link")
+        await pilot.press("8")  # the live tail began after the daemon's last batch: fetched instead
+        await wait_text(pilot, "NBIRTH sent on site-a (bdSeq 3)")
+        await pilot.press("at")
+        await wait_text(pilot, "fetch_logs")
+        assert "ok" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "EventsScreen", "back to events")
+    assert [name for name, _ in contract_daemon.requests] == ["fetch_logs"]

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import RichLog, Static
 
-from tui._contract import Severity
+from tui._contract import Severity, c
 from tui.screens.base import GatewayScreen
 from tui.viewmodel.badges import Cell, at_least
 from tui.viewmodel.rows import event_cells, event_matches, log_line_text
@@ -44,6 +44,7 @@ class EventsScreen(GatewayScreen):
         self._events_seen = 0
         self._events_version = -1
         self._logs_seen = 0
+        self._backfilled = False
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("", id="level-state", markup=False)
@@ -53,6 +54,19 @@ class EventsScreen(GatewayScreen):
         logs = RichLog(id="logs", max_lines=2000, wrap=True)
         logs.border_title = "daemon log (live tail)"
         yield logs
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if not self._backfilled and not self.model.logs and self.gw.attachment.source.connected:
+            self._backfilled = True
+            self.run_worker(self._backfill(), group="logs")
+
+    async def _backfill(self) -> None:
+        """The live tail starts when we attach; fetch what the daemon kept from before."""
+        batch = await self.send(c.FetchLogs(limit=500, min_severity=Severity.DEBUG), "fetch logs")
+        if batch is not None and not self.model.logs:
+            self.model.add_log_lines(batch.lines)
+            self.repaint(set(), set(), full=True)
 
     def action_level(self) -> None:
         self.floor = _FLOORS[(_FLOORS.index(self.floor) + 1) % len(_FLOORS)]
@@ -86,8 +100,6 @@ class EventsScreen(GatewayScreen):
         self._logs_seen = m.logs_total
 
     def _log_matches(self, line: object) -> bool:
-        from tui._contract import c
-
         assert isinstance(line, c.LogLine)
         return at_least(line.severity, self.floor) and self.row_filter.matches(
             line.message, line.logger, *line.fields.values()

@@ -231,8 +231,7 @@ class GatewayModel:
             self._merge_recent(message)
             kind = TopicKind.EVENTS
         elif isinstance(message, LogBatch):
-            self.logs.extend(message.lines)
-            self.logs_total += len(message.lines)
+            self.add_log_lines(message.lines)
         elif message is None and ref.device_id is not None:
             self._remove_device(ref)
         self.dirty.add(str(kind))
@@ -283,6 +282,12 @@ class GatewayModel:
             self.devices.pop(ref.device_id, None)
         elif ref.kind is TopicKind.TAGS and self.tags.pop(ref.device_id, None) is not None:
             self.tag_set_version += 1
+
+    def add_log_lines(self, lines: tuple[c.LogLine, ...]) -> None:
+        """Append log lines (from the live tail, or fetched with ``fetch_logs``)."""
+        self.logs.extend(lines)
+        self.logs_total += len(lines)
+        self.dirty.add("logs")
 
     def take_dirty(self) -> tuple[set[str], set[tuple[str, str]]]:
         """Return and clear what changed since the last call (areas, and tags as (device, name))."""
