@@ -234,7 +234,7 @@ class UplinkStatus:
         primary_host: the primary host, or ``None`` when none is configured.
         switches: recent server switches, oldest first (bounded).
         failover_count: server switches since start.
-        births: NBIRTHs published since start (including rebirths).
+        births: connections on which a Sparkplug session ran since start (rebirths are not counted).
     """
 
     KIND: ClassVar[str] = "uplink_status"
