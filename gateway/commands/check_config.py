@@ -10,6 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.config import GatewayConfig
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         width = max((len(origin.key_path) for origin in loaded.origins), default=0)
         for origin in loaded.origins:
             print(f"{origin.key_path:<{width}}  {origin.value}  ({origin.origin})")
+    for warning in _warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     identity = config.identity
     tags = sum(len(device.tags) for device in config.devices)
     print(
@@ -44,3 +50,21 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stdout,
     )
     return 0
+
+
+def _warnings(config: GatewayConfig) -> list[str]:
+    """Valid but worth a second look (printed, exit status stays 0)."""
+    warnings = []
+    broker = config.broker
+    if broker.enabled and broker.acl_file is None:
+        warnings.append(
+            "broker.acl_file is not set: every client that can log in may send control-plane commands "
+            "(write tags, fail over, apply configurations); give technicians the admin role in an ACL file"
+        )
+    if (
+        broker.enabled
+        and broker.allow_anonymous
+        and any(lst.host not in ("127.0.0.1", "::1", "localhost") for lst in broker.listeners)
+    ):
+        warnings.append("broker.allow_anonymous is true on a listener reachable from the network")
+    return warnings

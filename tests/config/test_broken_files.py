@@ -227,3 +227,11 @@ def test_show_effective_masks_secrets_and_names_origins(tmp_path: Path) -> None:
     )
     assert any(line.startswith("identity.group_id") and "gateway.yaml:2)" in line for line in lines)
     assert any(line.startswith("store.max_messages") and "(default)" in line for line in lines)
+
+
+def test_valid_but_risky_settings_are_warned_about(tmp_path: Path) -> None:
+    text = BASE.replace("{host: 127.0.0.1, port: 1883}", "{host: 0.0.0.0, port: 1883}")
+    result = check(tmp_path, text)
+    assert result.returncode == 0
+    assert "warning: broker.acl_file is not set" in result.stderr
+    assert "warning: broker.allow_anonymous is true on a listener reachable from the network" in result.stderr
