@@ -44,7 +44,7 @@ async def test_modbus_simulator_process_serves_its_described_tags(
     assert {t["name"] for t in tags} >= {"temperature", "batch_name", "temperature_setpoint", "valve_open"}
     device = ModbusDevice(
         "cli",
-        TcpLink("127.0.0.1", int(header["port"])),  # type: ignore[call-overload]
+        TcpLink("127.0.0.1", int(str(header["port"]))),
         tags=tuple(p.tag for p in default_points()),
         poll_groups={"default": 0.1},
     )
