@@ -9,12 +9,16 @@ daemon are in test_real_daemon.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gateway.control import contract as c
+from tests.conftest import MosquittoFactory
 from tests.support.mosquitto import MosquittoProcess
 from tests.tui.support.contract_daemon import ContractDaemon
 from tests.tui.support.pilot import screen_text, wait_for, wait_text
+from tests.tui.test_connection import secured_broker
 from tui.app import GatewayTui
 from tui.screens.tags import TagsScreen
 from tui.settings import TuiSettings
@@ -267,3 +271,47 @@ async def test_command_log_and_log_backfill(contract_daemon: ContractDaemon) -> 
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "EventsScreen", "back to events")
     assert [name for name, _ in contract_daemon.requests] == ["fetch_logs"]
+
+
+async def test_rebirth_and_disable_a_device(contract_daemon: ContractDaemon) -> None:
+    app = make_app(contract_daemon, client_id="tui-rebirth")
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await wait_for(pilot, lambda: len(app.attachment.model.devices) == 3, "devices")
+        await pilot.press("4", "R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "rebirth confirmation")
+        await pilot.press("tab", *"rebirth", "enter")
+        await wait_text(pilot, "births sent (bdSeq 3) for 3 devices")
+        await pilot.press("2", "down", "E")  # line-1, press-2
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "disable confirmation")
+        assert "Disable device press-2?" in screen_text(app)
+        await pilot.press("tab", *"press-2", "enter")
+        devices = app.attachment.model.devices
+        await wait_for(pilot, lambda: not devices["press-2"].message.enabled, "press-2 disabled")
+        await wait_text(pilot, "press-2 is disabled")
+    assert [name for name, _ in contract_daemon.requests] == ["rebirth", "set_device_enabled"]
+
+
+async def test_not_authorized_turns_the_app_read_only_with_one_line(
+    mosquitto_factory: MosquittoFactory, tmp_path: Path
+) -> None:
+    broker = secured_broker(mosquitto_factory, tmp_path)
+    daemon = ContractDaemon(broker.host, broker.port)
+    daemon.client.username_pw_set("daemon", "pw")
+    daemon.start()
+    try:
+        settings = TuiSettings(
+            host=broker.host, port=broker.port, username="operator", password="pw", client_id="tui-viewer-app"
+        )
+        app = GatewayTui(settings)
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            await wait_for(pilot, lambda: app.attachment.model.uplink, "status as a viewer")
+            await pilot.press("4", "F")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "confirmation")
+            await pilot.press("tab", *"failover", "enter")
+            await wait_text(pilot, "READ-ONLY: this user may not send commands")
+            assert app.screen.check_action("failover", ()) is None
+            await pilot.press("F")
+            assert not isinstance(app.screen, ConfirmScreen)
+    finally:
+        daemon.stop()
+    assert daemon.requests == []

@@ -87,7 +87,7 @@ async def test_read_only_flag_refuses_plant_commands_but_allows_reads(
     assert [name for name, _ in contract_daemon.requests] == ["get_config"]  # the failover was never sent
 
 
-def _secured_broker(factory: MosquittoFactory, tmp_path: Path) -> MosquittoProcess:
+def secured_broker(factory: MosquittoFactory, tmp_path: Path) -> MosquittoProcess:
     passwd = tmp_path / "passwd"
     for user in ("daemon", "operator"):
         flags = ["-c"] if user == "daemon" else []
@@ -104,7 +104,7 @@ def _secured_broker(factory: MosquittoFactory, tmp_path: Path) -> MosquittoProce
 async def test_puback_not_authorized_turns_the_ui_read_only(
     mosquitto_factory: MosquittoFactory, tmp_path: Path
 ) -> None:
-    broker = _secured_broker(mosquitto_factory, tmp_path)
+    broker = secured_broker(mosquitto_factory, tmp_path)
     daemon = ContractDaemon(broker.host, broker.port)
     daemon.client.username_pw_set("daemon", "pw")
     daemon.start()
@@ -126,7 +126,7 @@ async def test_puback_not_authorized_turns_the_ui_read_only(
 
 
 async def test_bad_password_is_explained(mosquitto_factory: MosquittoFactory, tmp_path: Path) -> None:
-    broker = _secured_broker(mosquitto_factory, tmp_path)
+    broker = secured_broker(mosquitto_factory, tmp_path)
     settings = TuiSettings(
         host=broker.host, port=broker.port, username="operator", password="wrong", client_id="tui-badpw"
     )

@@ -154,7 +154,7 @@ class CommandChannel:
         pending = self._pending.get(correlation)
         words = f"the broker refused the request: {reason} (0x{reason_code:02X})"
         if reason_code == 0x87:
-            self.set_read_only("this user may not send commands (not authorized): read-only")
+            self.set_read_only("this user may not send commands (the broker said not authorized)")
             words = "not authorized: this user lacks the admin role, so the UI is read-only now"
         if pending is not None and not pending.future.done():
             pending.record.outcome = words

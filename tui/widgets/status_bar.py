@@ -30,8 +30,8 @@ class StatusBar(Static):
         style = {"up": "green", "down": "bold red"}.get(state, "yellow")
         line.append(f"[{'connected' if state == 'up' else state} {model.link.address}]", style=style)
         line.append("  1-0 screens", style="dim")
-        if read_only_reason:
-            line.append(f"  READ-ONLY: {read_only_reason}", style="bold yellow")
+        if read_only_reason:  # a line of its own, so the reason is never cut
+            line.append(f"\nREAD-ONLY: {read_only_reason}", style="bold yellow")
         banner = link_banner(model, now_ms)
         if banner is not None:
             line.append("\n")
