@@ -21,7 +21,7 @@ from tests.support.waiting import async_wait_until
 from tests.tui.support.contract_daemon import ContractDaemon
 from tui.connection.attachment import Attachment
 from tui.connection.events import LinkDown
-from tui.errors import NotAuthorizedError, NotConnectedError, ReadOnlyError
+from tui.errors import CommandTimeoutError, NotAuthorizedError, NotConnectedError, ReadOnlyError
 from tui.settings import TuiSettings
 
 
@@ -148,3 +148,15 @@ async def test_reconnects_by_itself_and_keeps_last_data_marked_stale(
         assert att.model.is_stale(att.model.gateway.message.timestamp_ms, settings.clock())  # ...marked stale
         mosquitto.restart()
         await async_wait_until(lambda: att.model.link.state == "up", timeout=20, message="reconnected")
+
+
+async def test_a_command_nobody_answers_times_out_in_words(mosquitto: MosquittoProcess) -> None:
+    settings = TuiSettings(host=mosquitto.host, port=mosquitto.port, client_id="tui-timeout")
+    with Pump(settings) as att:
+        await async_wait_until(lambda: att.model.link.state == "up", message="link up")
+        with pytest.raises(CommandTimeoutError, match="rebirth: no answer from the gateway within 0 s"):
+            await att.commands.call(c.Rebirth(), timeout=0.3)
+        assert att.commands.history[-1].outcome == "timed out"
+        # a reply that arrives after the deadline is ignored, not mistaken for another request's
+        late = c.encode_response(c.CommandOk(c.RebirthResult(1, ())))
+        assert not att.commands.deliver(b"1", late)
