@@ -153,7 +153,7 @@ class DaemonView:
             drain_rate_per_s=round(forwarding.drain_rate, 1) if depth else 0.0,
             dropped=sum(status.dropped.values()) + forwarding.dropped,
             drop_policy=d.config.store.drop_policy.value,
-            capacity_messages=d.config.store.max_messages,
+            capacity_messages=0,  # the store is capped by bytes (and the control plane says so)
             capacity_bytes=d.config.store.max_bytes,
             db_bytes=path.stat().st_size if status.path is not None and path.exists() else 0,
         )

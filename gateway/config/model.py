@@ -245,16 +245,14 @@ class StoreConfig:
     """Store-and-forward: what is kept while no upstream server (or primary host) is available.
 
     Attributes:
-        enabled: keep data in the SQLite store in ``data_dir`` (survives restarts); when false, only
-            in memory (lost on restart).
-        max_messages: samples kept at most in memory (when ``enabled`` is false).
-        max_bytes: bytes kept at most in the SQLite store; past it the oldest are dropped (counted).
+        enabled: keep data in the SQLite store in ``data_dir`` (survives restarts); when false, in
+            memory only (lost on restart).
+        max_bytes: bytes kept at most; past it the oldest are dropped (counted).
         drop_policy: which data goes when full: ``drop_oldest``.
         drain_rate_per_s: samples per second replayed once back online (live data keeps flowing).
     """
 
     enabled: bool = True
-    max_messages: Count = 1_000_000
     max_bytes: Count = 512 * 1024 * 1024
     drop_policy: DropPolicy = DropPolicy.DROP_OLDEST
     drain_rate_per_s: Annotated[float, Range(0, None, exclusive_low=True)] = 500.0

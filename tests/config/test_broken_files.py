@@ -226,7 +226,7 @@ def test_show_effective_masks_secrets_and_names_origins(tmp_path: Path) -> None:
         for line in lines
     )
     assert any(line.startswith("identity.group_id") and "gateway.yaml:2)" in line for line in lines)
-    assert any(line.startswith("store.max_messages") and "(default)" in line for line in lines)
+    assert any(line.startswith("store.max_bytes") and "(default)" in line for line in lines)
 
 
 def test_valid_but_risky_settings_are_warned_about(tmp_path: Path) -> None:

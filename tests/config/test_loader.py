@@ -31,7 +31,7 @@ def test_minimal_file_takes_safe_defaults(tmp_path: Path) -> None:
     [listener] = config.broker.listeners
     assert listener.host == "127.0.0.1" and listener.tls is None
     assert config.upstream.servers == () and config.devices == ()
-    assert config.store.max_messages > 0 and config.logging.level is model.LogLevel.INFO
+    assert config.store.max_bytes > 0 and config.logging.level is model.LogLevel.INFO
 
 
 def test_empty_file_needs_identity_and_a_way_to_log_in(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_top_level_list_is_refused(tmp_path: Path) -> None:
 
 
 def test_duplicate_keys_are_problems(tmp_path: Path) -> None:
-    text = MINIMAL + "store: {max_messages: 5}\nstore: {max_messages: 6}\n"
+    text = MINIMAL + "store: {max_bytes: 5}\nstore: {max_bytes: 6}\n"
     assert problems(text, tmp_path) == ["g.yaml:4: store: duplicate key (first given on line 3)"]
 
 
@@ -62,10 +62,10 @@ def test_yaml_merge_keys_work(tmp_path: Path) -> None:
 
 
 def test_booleans_are_not_numbers_and_numbers_not_booleans(tmp_path: Path) -> None:
-    text = MINIMAL + "store: {max_messages: true, enabled: 1}\n"
+    text = MINIMAL + "store: {max_bytes: true, enabled: 1}\n"
     assert problems(text, tmp_path) == [
         "g.yaml:3: store.enabled: found 1 (a int), expected true or false",
-        "g.yaml:3: store.max_messages: found true (a boolean), expected a whole number",
+        "g.yaml:3: store.max_bytes: found true (a boolean), expected a whole number",
     ]
 
 

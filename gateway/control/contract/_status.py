@@ -370,7 +370,7 @@ class StoreStatus:
         write_rate_per_s: messages written to the store per second (recent average).
         dropped: messages dropped since start because the store was full.
         drop_policy: what happens when full ("drop_oldest" or "drop_newest").
-        capacity_messages: the configured message limit.
+        capacity_messages: the configured message limit (0 = none: the store is capped by bytes).
         capacity_bytes: the configured byte limit.
         db_bytes: size of the database file on disk.
     """
