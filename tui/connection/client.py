@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +66,24 @@ _CONNACK_WAIT_S = 5.0
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 5.0
 _BACKOFF_FATAL_S = 30.0
+
+
+class _PahoClient(mqtt.Client):
+    """paho's client, closing the TLS socket it leaks when the handshake fails (paho 2.2:
+    ``_ssl_wrap_socket`` raises from ``do_handshake`` and drops the half-open ``SSLSocket``, which
+    then stays open until the garbage collector finds it)."""
+
+    def _ssl_wrap_socket(self, tcp_sock: socket.socket) -> ssl.SSLSocket:
+        try:
+            return super()._ssl_wrap_socket(tcp_sock)
+        except (OSError, ValueError) as exc:
+            tb = exc.__traceback__
+            while tb is not None:
+                leaked = tb.tb_frame.f_locals.get("ssl_sock")
+                if isinstance(leaked, ssl.SSLSocket):
+                    leaked.close()
+                tb = tb.tb_next
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +142,7 @@ class ControlClient:
 
     def _new_client(self) -> mqtt.Client:
         s = self._settings
-        client = mqtt.Client(
+        client = _PahoClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self._client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
@@ -146,6 +166,9 @@ class ControlClient:
             self._connack = None
             client = self._new_client()
             outcome = self._session(client)
+            leftover = client.socket()
+            if leftover is not None:  # a failed session can leave the socket open; this client is done
+                leftover.close()
             self._connected.clear()
             self._mid_to_correlation.clear()
             if outcome is None:  # stopped on request
