@@ -35,6 +35,7 @@ from gateway.app.devices import DeviceHost
 from gateway.app.internal_auth import ControlAuthorizer, InternalAuthenticator
 from gateway.app.local_bus import BrokerLocalBus
 from gateway.app.node_metrics import NodeMetrics
+from gateway.app.observed_node import ObservedEdgeNode
 from gateway.app.observed_session import ObservedSession
 from gateway.broker import Broker, BrokerMessage
 from gateway.config import LoadedConfig
@@ -48,7 +49,6 @@ from gateway.store import MessageStore, StoreLimits
 from gateway.uplink import Bridge, DrainPacing, Forwarder, SparkplugSession, Uplink
 from sparkplug import (
     BdSeqStore,
-    EdgeNode,
     MetricSpec,
     Notice,
     Output,
@@ -208,7 +208,7 @@ class Daemon:
         self.node_metrics = NodeMetrics()
         intervals = [device.poll_interval_s for device in cfg.devices]
         scan_rate_ms = int(min(intervals) * 1000) if intervals else None
-        node = EdgeNode(
+        node = ObservedEdgeNode(
             convert.edge_node_config(cfg.identity, self.node_metrics.specs, scan_rate_ms),
             next_bd_seq=next_bd_seq,
         )

@@ -14,6 +14,7 @@ import drivers
 from gateway import __version__
 from gateway.app import probes
 from gateway.app.daemon import STORE_FILE
+from gateway.app.observed_node import ObservedEdgeNode
 from gateway.config import ConfigError, load_config_text
 from gateway.config.devices import ModbusDeviceConfig
 from gateway.control import contract as c
@@ -123,11 +124,12 @@ class DaemonView:
                 node.state.value if node else "disconnected", c.SessionState.DISCONNECTED
             ),
             bd_seq=(node.bd_seq or 0) if node is not None else 0,
-            seq=None,  # the core keeps seq private; hosts see it on every message
+            seq=node.seq if isinstance(node, ObservedEdgeNode) else None,
             primary_host=primary,
             switches=switches,
             failover_count=sum(1 for s in switches if s.from_server is not None),
             births=d.session.sessions if d.session is not None else 0,
+            rebirths=node.rebirths if isinstance(node, ObservedEdgeNode) else 0,
         )
 
     def store_status(self) -> c.StoreStatus:

@@ -117,8 +117,19 @@ def test_status_topics_decode_and_describe_the_gateway(control: tuple[GatewayPro
     assert device.device_id == "skid" and device.health is c.DeviceHealth.OK and device.polls > 0
     tags = client.latest(c.TagSnapshot)
     assert {t.name for t in tags.tags} == {"temperature", "speed_setpoint", "motor_speed"}
-    uplink = client.latest(c.UplinkStatus)
+    uplink = wait_until(
+        lambda: (u := client.latest(c.UplinkStatus)) and u.seq is not None and u,
+        timeout=20,
+        message="the uplink status with the Sparkplug seq",
+    )
     assert uplink.active_server == "embedded broker" and uplink.session_state is c.SessionState.ONLINE
+    assert 0 <= uplink.seq <= 255 and uplink.births == 1 and uplink.rebirths == 0
+    assert isinstance(client.command(c.Rebirth()), c.CommandOk)
+    wait_until(
+        lambda: (u := client.latest(c.UplinkStatus)) and u.rebirths == 1 and u.births == 1,
+        timeout=20,
+        message="the rebirth counted apart from the connections",
+    )
     assert not client.errors
 
     assert gateway.terminate() == 0

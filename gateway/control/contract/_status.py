@@ -235,6 +235,8 @@ class UplinkStatus:
         switches: recent server switches, oldest first (bounded).
         failover_count: server switches since start.
         births: connections on which a Sparkplug session ran since start (rebirths are not counted).
+        rebirths: NBIRTHs since start that were not the first of their connection (a host's NCMD
+            ``Node Control/Rebirth`` or the ``rebirth`` command); 0 from daemons before this field.
     """
 
     KIND: ClassVar[str] = "uplink_status"
@@ -248,6 +250,7 @@ class UplinkStatus:
     switches: tuple[SwitchRecord, ...] = ()
     failover_count: int = 0
     births: int = 0
+    rebirths: int = 0
 
 
 @dataclass(frozen=True, slots=True)
