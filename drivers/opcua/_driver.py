@@ -47,6 +47,7 @@ from drivers.errors import DeviceError, ErrorKind, from_opcua
 from drivers.opcua import _lazy as lazy
 from drivers.opcua._browse import BrowseEntry, browse_children
 from drivers.opcua._requests import monitored_item_request, subscription_parameters
+from drivers.opcua._resolve import resolve_tags
 from drivers.opcua._session import close_quietly, open_session
 from drivers.opcua._spec import OpcUaServer, OpcUaTag, TagMode, validate_server
 from drivers.opcua._values import check_write_value, sample_from
@@ -234,30 +235,7 @@ class OpcUaDriver(Driver):
             raise from_opcua(exc, self.server.name, "Server.ServerStatus.State") from exc
 
     async def _resolve(self, client: Any) -> dict[str, Any]:
-        nodes: dict[str, Any] = {}
-        objects = client.nodes.objects
-        bad: list[Sample] = []
-        for tag in self.server.tags:
-            try:
-                if tag.node_id is not None:
-                    node = client.get_node(tag.node_id)
-                else:
-                    node = await objects.get_child(str(tag.browse_path).split("/"))
-                nodes[tag.name] = node
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bad NodeId string or an unknown browse path: this tag only
-                error = from_opcua(exc, self.server.name, tag.address)
-                if error.hint is None:
-                    error = DeviceError(
-                        self.server.name,
-                        error.kind,
-                        error.detail,
-                        address=tag.address,
-                        code=error.code,
-                        hint="check the NodeId or browse path",
-                    )
-                bad.append(Sample(tag.name, None, Quality.BAD, utc_ms(), error, tag.unit))
+        nodes, bad = await resolve_tags(client, self.server)
         if bad:
             self._emit(bad)
         return nodes
