@@ -27,6 +27,14 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
+def _say_demo_hints(address: tuple[str, int]) -> None:
+    # The demo's broker is on loopback and takes anonymous clients (docs/demo.md): no credentials needed.
+    host, port = address
+    _say(f"demo: watch the Sparkplug traffic: edge-gateway sniff --host {host} --port {port}")
+    _say(f"demo: or the terminal UI: edge-gateway tui --host {host} --port {port}")
+    _say("demo: births are not retained: a late client sees them after a rebirth (TUI or NCMD)")
+
+
 async def run_daemon(
     config_file: Path | None, *, broker_port: int = 1883, data_dir: Path | None = None
 ) -> int:
@@ -68,6 +76,8 @@ async def run_daemon(
     try:
         await daemon.start()
         _say("gateway running (SIGTERM or Ctrl-C stops it, SIGHUP reloads the configuration)")
+        if demo is not None and daemon.broker is not None and daemon.broker.addresses:
+            _say_demo_hints(daemon.broker.addresses[0])
         while not stop.is_set() and not daemon.reboot_requested:
             waiter = asyncio.ensure_future(stop.wait())
             await asyncio.wait({waiter}, timeout=1.0)
