@@ -24,7 +24,7 @@ from tui.screens.tags import TagsScreen
 from tui.settings import TuiSettings
 from tui.widgets.confirm import ConfirmScreen
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(90)
 
 
 def make_app(daemon: ContractDaemon, **kw: object) -> GatewayTui:

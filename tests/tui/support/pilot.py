@@ -14,7 +14,7 @@ from tests.support.waiting import ConditionTimeoutError
 
 
 async def wait_for(
-    pilot: Pilot[Any], predicate: Callable[[], object], what: str, timeout: float = 10.0
+    pilot: Pilot[Any], predicate: Callable[[], object], what: str, timeout: float = 20.0
 ) -> None:
     """Let the app run (``pilot.pause``) until ``predicate()`` is truthy, or fail naming ``what``."""
     deadline = time.monotonic() + timeout
@@ -30,6 +30,6 @@ def screen_text(app: App[Any]) -> str:
     return "\n".join(strip.text for strip in strips)
 
 
-async def wait_text(pilot: Pilot[Any], needle: str, timeout: float = 10.0) -> None:
+async def wait_text(pilot: Pilot[Any], needle: str, timeout: float = 20.0) -> None:
     """Wait until ``needle`` is on screen."""
     await wait_for(pilot, lambda: needle in screen_text(pilot.app), f"{needle!r} on screen", timeout)
