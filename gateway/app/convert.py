@@ -201,6 +201,7 @@ def local_server(port: int, identity: IdentityConfig, password: str) -> ServerSe
 
 
 def broker_settings(broker: BrokerConfig, data_dir: Path | None) -> BrokerSettings:
+    """Every option of the ``broker`` section, mapped one to one (``*_s`` fields are seconds)."""
     listeners = []
     for listener in broker.listeners:
         tls = None
@@ -210,6 +211,8 @@ def broker_settings(broker: BrokerConfig, data_dir: Path | None) -> BrokerSettin
                 keyfile=listener.tls.keyfile,
                 cafile=listener.tls.cafile,
                 require_certificate=listener.tls.require_certificate,
+                use_identity_as_username=listener.tls.use_identity_as_username,
+                handshake_timeout=listener.tls.handshake_timeout_s,
             )
         listeners.append(
             ListenerSettings(host=listener.host, port=listener.port, tls=tls, name=listener.name)
@@ -220,17 +223,40 @@ def broker_settings(broker: BrokerConfig, data_dir: Path | None) -> BrokerSettin
         allow_anonymous=broker.allow_anonymous,
         password_file=broker.password_file,
         acl_file=broker.acl_file,
-        data_dir=data_dir,
+        data_dir=data_dir if broker.persistence.enabled else None,
         limits=BrokerLimits(
             connect_timeout=limits.connect_timeout_s,
             max_keepalive=limits.max_keepalive,
             max_connections=limits.max_connections,
+            max_connections_per_source=limits.max_connections_per_source,
+            connection_rate=limits.connection_rate,
+            connection_burst=limits.connection_burst,
             max_packet_size=limits.max_packet_size,
+            receive_maximum=limits.receive_maximum,
             max_inflight_messages=limits.max_inflight_messages,
             max_queued_messages=limits.max_queued_messages,
+            max_queued_bytes=limits.max_queued_bytes,
+            queue_overflow=QueueOverflow(limits.queue_overflow.value),
+            queue_qos0_offline=limits.queue_qos0_offline,
+            max_topic_length=limits.max_topic_length,
+            max_topic_levels=limits.max_topic_levels,
+            max_subscriptions_per_client=limits.max_subscriptions_per_client,
             max_retained_messages=limits.max_retained_messages,
-            queue_overflow=QueueOverflow.DROP_OLDEST,
+            max_retained_bytes=limits.max_retained_bytes,
+            output_buffer_bytes=limits.output_buffer_bytes,
+            topic_alias_maximum=limits.topic_alias_maximum,
+            max_session_expiry=limits.max_session_expiry_s,
         ),
+        sys_interval=broker.sys_interval_s,
+        durable_ack=broker.durable_ack,
+        response_information=broker.response_information,
+    )
+
+
+def uses_certificate_identity(broker: BrokerConfig) -> bool:
+    """Some listener maps the client certificate's CN to the user name (needs the password hooks)."""
+    return any(
+        listener.tls is not None and listener.tls.use_identity_as_username for listener in broker.listeners
     )
 
 

@@ -38,6 +38,7 @@ from gateway.app.node_metrics import NodeMetrics
 from gateway.app.observed_node import ObservedEdgeNode
 from gateway.app.observed_session import ObservedSession
 from gateway.broker import Broker, BrokerMessage
+from gateway.broker.auth import Security
 from gateway.config import LoadedConfig
 from gateway.config.devices import DeviceConfig
 from gateway.control import contract as c
@@ -94,6 +95,7 @@ class Daemon:
         self._started_mono = time.monotonic()
         self.broker: Broker | None = None
         self.authorizer: ControlAuthorizer | None = None
+        self.security: Security | None = None  # the broker's password/ACL files, when configured
         self.session: ObservedSession | None = None
         self.uplink: Uplink | None = None
         self.message_store: MessageStore | None = None
@@ -149,35 +151,49 @@ class Daemon:
         )
 
     async def _start_broker(self, data_dir: Path) -> None:
+        """The embedded broker with its security hooks and persistence. A bad password or ACL file
+        (``SecurityFileError``), a bad store (``StoreUnusableError``) and a port in use reach the user
+        as the broker's own StartupErrors, with their hints: nothing here wraps them."""
         from gateway.broker.auth import build_security
-        from gateway.broker.hooks import AnonymousAuthenticator
+        from gateway.broker.hooks import AnonymousAuthenticator, Authenticator, BrokerPersistence
 
-        settings = convert.broker_settings(self.config.broker, data_dir / "broker")
-        persistence = None
-        inner_auth: object = AnonymousAuthenticator(settings.allow_anonymous)
+        broker_cfg = self.config.broker
+        settings = convert.broker_settings(broker_cfg, data_dir / "broker")
+        inner_auth: Authenticator = AnonymousAuthenticator(settings.allow_anonymous)
         inner_acl = None
-        if settings.password_file is not None or settings.acl_file is not None:
-            try:
-                security = build_security(settings)
-            except Exception as exc:  # the auth package's file errors: say which file, refuse to start
-                raise StartupError(
-                    f"broker security files: {exc}", hint="check password_file and acl_file"
-                ) from None
-            inner_auth, inner_acl = security.authenticator, security.authorizer
-        try:
-            from gateway.broker.persistence import SqlitePersistence
+        if (
+            settings.password_file is not None
+            or settings.acl_file is not None
+            or convert.uses_certificate_identity(broker_cfg)
+        ):
+            self.security = build_security(settings)  # raises SecurityFileError (a StartupError)
+            inner_auth, inner_acl = self.security.authenticator, self.security.authorizer
+        persistence: BrokerPersistence | None = None
+        if settings.data_dir is not None:
+            from gateway.broker.persistence import Recovery, SqlitePersistence
 
-            (data_dir / "broker").mkdir(parents=True, exist_ok=True)
-            persistence = SqlitePersistence(data_dir / "broker")
-        except ImportError:  # persistence not available in this build: in memory only
-            persistence = None
-        authenticator = InternalAuthenticator(inner_auth, convert.INTERNAL_CLIENT_ID)  # type: ignore[arg-type]
+            try:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StartupError(
+                    f"broker data directory {settings.data_dir}: {exc.strerror or exc}",
+                    hint="give the gateway's user write access to data_dir, "
+                    "or set broker.persistence.enabled: false",
+                ) from None
+            stored = broker_cfg.persistence
+            persistence = SqlitePersistence(
+                settings.data_dir,
+                recovery=Recovery(stored.recovery.value),
+                commit_interval=stored.commit_interval_s,
+                queue_size=stored.queue_size,
+            )
+        authenticator = InternalAuthenticator(inner_auth, convert.INTERNAL_CLIENT_ID)
         self.authorizer = ControlAuthorizer(inner_acl, convert.INTERNAL_CLIENT_ID)
         self._internal = authenticator
         self.broker = Broker(
             settings, authenticator=authenticator, authorizer=self.authorizer, persistence=persistence
         )
-        await self.broker.start()
+        await self.broker.start()  # StartupError: store unusable, port in use
         for host, port in self.broker.addresses:
             self._announce(f"broker listening on {host}:{port}")
 

@@ -67,4 +67,14 @@ def _warnings(config: GatewayConfig) -> list[str]:
         and any(lst.host not in ("127.0.0.1", "::1", "localhost") for lst in broker.listeners)
     ):
         warnings.append("broker.allow_anonymous is true on a listener reachable from the network")
+    if broker.enabled and broker.limits.max_connections_per_source > broker.limits.max_connections:
+        warnings.append(
+            "broker.limits.max_connections_per_source is above max_connections: the per-address cap "
+            "never applies"
+        )
+    if broker.enabled and not broker.persistence.enabled:
+        warnings.append(
+            "broker.persistence.enabled is false: retained messages and persistent sessions are lost "
+            "on every restart"
+        )
     return warnings

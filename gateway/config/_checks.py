@@ -21,7 +21,7 @@ from gateway.config.devices import (
     SecurityMode,
     SecurityPolicy,
 )
-from gateway.config.model import BridgeDirection, GatewayConfig
+from gateway.config.model import BridgeDirection, BrokerConfig, GatewayConfig
 
 Problem = tuple[str, str]
 Sound = Callable[[object], bool]
@@ -217,15 +217,45 @@ def _broker(config: GatewayConfig, sound: Sound) -> Iterator[Problem]:
                     f"{at}.cafile",
                     "missing: require_certificate needs the CA that signs client certificates",
                 )
+            if listener.tls.use_identity_as_username and not listener.tls.require_certificate:
+                yield (
+                    f"{at}.use_identity_as_username",
+                    "true, but require_certificate is false: the user name comes from the client "
+                    "certificate, so clients must present one (set require_certificate: true and cafile)",
+                )
     yield from _readable_file("broker.password_file", broker.password_file)
     yield from _readable_file("broker.acl_file", broker.acl_file)
-    if not broker.allow_anonymous and broker.password_file is None:
+    yield from _broker_limits(broker, sound)
+    certificate_users = any(
+        listener.tls is not None and listener.tls.use_identity_as_username for listener in broker.listeners
+    )
+    if not broker.allow_anonymous and broker.password_file is None and not certificate_users:
         yield (
             "broker.password_file",
             (
                 "missing: with allow_anonymous false no client could log in; create one with "
                 "`edge-gateway passwd FILE USER` or allow anonymous clients on a loopback-only listener"
             ),
+        )
+
+
+def _broker_limits(broker: BrokerConfig, sound: Sound) -> Iterator[Problem]:
+    """Limits that are each in range but cannot work together."""
+    limits = broker.limits
+    if not sound(limits):
+        return
+    if limits.output_buffer_bytes * 2 < limits.max_packet_size:
+        yield (
+            "broker.limits.output_buffer_bytes",
+            f"{limits.output_buffer_bytes}: a client is disconnected at twice this, so a packet of "
+            f"max_packet_size ({limits.max_packet_size}) could never be delivered; expected at least "
+            f"{(limits.max_packet_size + 1) // 2}",
+        )
+    if limits.max_queued_bytes < limits.max_packet_size:
+        yield (
+            "broker.limits.max_queued_bytes",
+            f"{limits.max_queued_bytes}: smaller than max_packet_size ({limits.max_packet_size}), so a "
+            "large message could never be queued for an offline session; expected at least that",
         )
 
 

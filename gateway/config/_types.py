@@ -28,11 +28,16 @@ class Range:
         return None
 
     def expected(self) -> str:
-        low = "" if self.low is None else f"{'>' if self.exclusive_low else '>='} {self.low:g}"
-        high = "" if self.high is None else f"<= {self.high:g}"
+        low = "" if self.low is None else f"{'>' if self.exclusive_low else '>='} {_number(self.low)}"
+        high = "" if self.high is None else f"<= {_number(self.high)}"
         if low and high and not self.exclusive_low:
-            return f"{self.low:g}..{self.high:g}"
+            return f"{_number(self.low)}..{_number(self.high)}"
         return " and ".join(part for part in (low, high) if part)
+
+
+def _number(value: float) -> str:
+    """Whole numbers in full (``268435455``, not ``2.68435e+08``), others as short as exact."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass(frozen=True, slots=True)

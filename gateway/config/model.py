@@ -63,12 +63,18 @@ class ListenerTlsConfig:
         keyfile: private key of ``certfile`` (PEM).
         cafile: CA bundle to verify client certificates.
         require_certificate: refuse clients without a certificate signed by ``cafile``.
+        use_identity_as_username: the client certificate's Common Name is the MQTT user name (no
+            password); needs ``require_certificate: true``. The ACL file's rules for that user apply.
+        handshake_timeout_s: seconds a TLS handshake may take after accept (a slow handshake holds a
+            connection slot; asyncio's own default is 60 s).
     """
 
     certfile: Path
     keyfile: Path
     cafile: Path | None = None
     require_certificate: bool = False
+    use_identity_as_username: bool = False
+    handshake_timeout_s: Seconds = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,27 +94,89 @@ class ListenerConfig:
     tls: ListenerTlsConfig | None = None
 
 
+class QueueOverflowPolicy(StrEnum):
+    """What a full per-session queue of the embedded broker does with one more message (counted in $SYS)."""
+
+    DROP_OLDEST = "drop_oldest"  # keeps the freshest plant data
+    DROP_NEWEST = "drop_newest"  # keeps the earliest
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerLimitsConfig:
-    """Limits of the embedded broker (see gateway/broker/settings.py for all of them).
+    """Limits of the embedded broker: they keep it serving honest clients under load or attack.
 
     Attributes:
-        max_connections: client connections in total.
-        max_keepalive: cap on a client's keep-alive, seconds (>= 1).
-        max_packet_size: largest MQTT packet accepted, bytes.
+        max_connections: client connections in total; more get CONNACK "server busy".
+        max_connections_per_source: connections from one IP address; more are closed before CONNECT.
+        connection_rate: new connections per second from one IP address (token bucket refill rate).
+        connection_burst: new connections from one IP address allowed at once (token bucket size).
+        max_keepalive: cap on a client's keep-alive, seconds (>= 1); MQTT 5 clients are told the cap.
+        max_packet_size: largest MQTT packet accepted, bytes (announced to MQTT 5 clients).
+        receive_maximum: unacknowledged QoS 1/2 PUBLISH a client may send at once (announced in CONNACK).
         max_inflight_messages: unacknowledged QoS 1/2 messages sent to one client.
         max_queued_messages: messages queued per session beyond the in-flight window.
+        max_queued_bytes: payload bytes queued per session.
+        queue_overflow: what a full session queue does with one more message.
+        queue_qos0_offline: queue QoS 0 messages for offline persistent sessions too.
+        max_topic_length: characters in a topic name or filter.
+        max_topic_levels: levels in a topic name or filter.
+        max_subscriptions_per_client: subscriptions one session may hold (more: SUBACK "quota exceeded").
         max_retained_messages: retained messages held in total.
-        connect_timeout_s: seconds from accept to a complete CONNECT.
+        max_retained_bytes: retained payload bytes held in total.
+        output_buffer_bytes: bytes buffered towards one client before its QoS 0 messages are dropped; at
+            twice this the client is disconnected. At least ``max_packet_size`` / 2, so one packet fits.
+        topic_alias_maximum: topic aliases an MQTT 5 client may define towards the broker (0 = none).
+        max_session_expiry_s: cap on a session's expiry interval, seconds; MQTT 3.1.1 persistent
+            sessions expire after this too.
+        connect_timeout_s: seconds from accept to a complete CONNECT, however slowly it arrives.
     """
 
     max_connections: Count = 10_000
+    max_connections_per_source: Count = 1_000
+    connection_rate: Annotated[float, Range(0, None, exclusive_low=True)] = 500.0
+    connection_burst: Count = 200
     max_keepalive: Annotated[int, Range(1, 65535)] = 300
     max_packet_size: Annotated[int, Range(64, 268_435_455)] = 1_048_576
+    receive_maximum: Annotated[int, Range(1, 65535)] = 100
     max_inflight_messages: Annotated[int, Range(1, 65535)] = 100
     max_queued_messages: Count = 1_000
+    max_queued_bytes: Count = 16_777_216
+    queue_overflow: QueueOverflowPolicy = QueueOverflowPolicy.DROP_OLDEST
+    queue_qos0_offline: bool = False
+    max_topic_length: Annotated[int, Range(1, 65535)] = 65_535
+    max_topic_levels: Count = 128
+    max_subscriptions_per_client: Count = 1_000
     max_retained_messages: Count = 100_000
+    max_retained_bytes: Count = 64 * 1_048_576
+    output_buffer_bytes: Annotated[int, Range(1024, None)] = 1_048_576
+    topic_alias_maximum: Annotated[int, Range(0, 65535)] = 10
+    max_session_expiry_s: Annotated[int, Range(0, 4_294_967_295)] = 7 * 24 * 3600
     connect_timeout_s: Seconds = 5.0
+
+
+class PersistenceRecovery(StrEnum):
+    """What the embedded broker does at start with a corrupt store or one of another schema version."""
+
+    MOVE_ASIDE = "move_aside"  # rename it, start empty, raise an alarm (the gateway keeps running)
+    REFUSE = "refuse"  # refuse to start (someone must look at the file)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPersistenceConfig:
+    """Retained messages and persistent sessions of the embedded broker, in SQLite under ``data_dir/broker``.
+
+    Attributes:
+        enabled: keep them across restarts; false = in memory only (lost on every restart).
+        recovery: what to do at start with a corrupt store or one of another schema version.
+        commit_interval_s: seconds between commits; a kill -9 may lose up to this much of what was not
+            acknowledged durably (see ``durable_ack``).
+        queue_size: changes waiting for the writer thread before publishers are slowed down.
+    """
+
+    enabled: bool = True
+    recovery: PersistenceRecovery = PersistenceRecovery.MOVE_ASIDE
+    commit_interval_s: Annotated[float, Range(0.001, 10)] = 0.05
+    queue_size: Count = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +190,12 @@ class BrokerConfig:
         password_file: users and password hashes (``edge-gateway passwd``).
         acl_file: access rules; only users with the admin role may send control commands.
         limits: resource limits.
+        persistence: retained messages and persistent sessions on disk.
+        durable_ack: acknowledge a QoS 1/2 PUBLISH only once the store has committed it (nothing
+            acknowledged is lost on kill -9 or power loss; up to ``commit_interval_s`` more latency).
+        sys_interval_s: seconds between ``$SYS`` statistics updates; 0 disables ``$SYS``.
+        response_information: prefix of the MQTT 5 Response Information given to a client that asks
+            (the client id is appended); ``null`` = never given.
     """
 
     enabled: bool = True
@@ -130,6 +204,10 @@ class BrokerConfig:
     password_file: Path | None = None
     acl_file: Path | None = None
     limits: BrokerLimitsConfig = field(default_factory=BrokerLimitsConfig)
+    persistence: BrokerPersistenceConfig = field(default_factory=BrokerPersistenceConfig)
+    durable_ack: bool = False
+    sys_interval_s: Annotated[float, Range(0, None)] = 10.0
+    response_information: str | None = None
 
 
 class MqttVersion(StrEnum):
