@@ -30,7 +30,7 @@ class Range:
     def expected(self) -> str:
         low = "" if self.low is None else f"{'>' if self.exclusive_low else '>='} {_number(self.low)}"
         high = "" if self.high is None else f"<= {_number(self.high)}"
-        if low and high and not self.exclusive_low:
+        if self.low is not None and self.high is not None and not self.exclusive_low:
             return f"{_number(self.low)}..{_number(self.high)}"
         return " and ".join(part for part in (low, high) if part)
 
