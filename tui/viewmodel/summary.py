@@ -83,7 +83,7 @@ def uplink_lines(model: GatewayModel, now_ms: int) -> list[Line]:
         ("active server", Cell(u.active_server or "none", "bold" if u.active_server else "bold red")),
         ("session", SESSION[u.session_state]),
         ("bdSeq / seq", Cell(f"{u.bd_seq} / {'-' if u.seq is None else u.seq}")),
-        ("births / failovers", Cell(f"{u.births} / {u.failover_count}")),
+        ("sessions/rebirths", Cell(f"{u.births} / {u.rebirths}, {u.failover_count} failovers")),
     ]
     if u.primary_host is not None:
         ph = u.primary_host
