@@ -257,7 +257,10 @@ class Connection(ConnectMixin, InboundPublishMixin, OutputMixin):
             session.on_pubcomp(packet.packet_id, now)
         elif isinstance(packet, Pubrel):
             found = packet.packet_id in session.inbound_qos2
-            session.inbound_qos2.discard(packet.packet_id)
+            if found:
+                session.inbound_qos2.discard(packet.packet_id)
+                if session.persistent:
+                    self._core.persistence.inbound_qos2_released(self.client_id, packet.packet_id)
             reason = 0 if found else ReasonCode.PACKET_IDENTIFIER_NOT_FOUND
             self._write(encode_ack(7, packet.packet_id, reason, version=self.version))
         elif isinstance(packet, Subscribe):

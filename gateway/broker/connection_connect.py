@@ -137,6 +137,15 @@ class ConnectMixin:
             protocol_version=self.version,
         )
 
+    def _response_information(self, packet: Connect) -> str | None:
+        """Response Information for CONNACK: only when the client set Request Response Information to 1
+        and a prefix is configured; the server may always send none [MQTT-3.1.2-28]. The client's id is
+        appended, so each client gets its own response topic root (``<prefix><client id>/``)."""
+        prefix = self._core.settings.response_information
+        if prefix is None or packet.properties.request_response_information != 1:
+            return None
+        return f"{prefix}{self.client_id}/"
+
     def auth_decided(self, decision: AuthDecision, now: float) -> None:
         """The shell's answer to ``pending_auth``: send CONNACK (or refuse) and process buffered bytes."""
         packet = self._connect
@@ -177,7 +186,15 @@ class ConnectMixin:
             if wprops.will_delay_interval is not None:
                 wprops = wprops.with_changes(will_delay_interval=None)
             self.will = Message(
-                will.topic, will.payload, will.qos, will.retain, wprops, expires_at, self.client_id
+                will.topic,
+                will.payload,
+                will.qos,
+                will.retain,
+                wprops,
+                expires_at,
+                self.client_id,
+                None,
+                identity.username,
             )
         self._clean_start = packet.clean_start
         self.state = State.CONNECTED
@@ -198,6 +215,7 @@ class ConnectMixin:
                 wildcard_subscription_available=1,
                 subscription_identifier_available=1,
                 shared_subscription_available=1,
+                response_information=self._response_information(packet),
             )
         self._write(encode(Connack(present, 0, ack_props), self.version))
         log.debug(

@@ -143,7 +143,7 @@ class InboundPublishMixin:
         assert session is not None
         if qos == 2 and pid in session.inbound_qos2:
             # A resend of a QoS 2 message we already routed: acknowledge, never route twice [MQTT-4.3.3-10].
-            self._write(encode_ack(5, pid, version=self.version))
+            self._send_ack(encode_ack(5, pid, version=self.version))
             return None
         if qos == 2 and len(session.inbound_qos2) >= core.limits.receive_maximum:
             raise ProtocolError(
@@ -154,10 +154,11 @@ class InboundPublishMixin:
             if reason == ReasonCode.TOPIC_NAME_INVALID and self.version != V5:
                 raise ProtocolError(f"topic {topic[:60]!r} exceeds the topic limits", reason)
             if pid is not None:
-                self._write(encode_ack(3 + qos, pid, *self._ack_reason(reason), version=self.version))
+                self._send_ack(encode_ack(3 + qos, pid, *self._ack_reason(reason), version=self.version))
             return None
         expires_at = None if props.message_expiry_interval is None else now + props.message_expiry_interval
-        message = Message(topic, payload, qos, retain, props, expires_at, self.client_id, topic_bytes)
+        user = session.identity.username
+        message = Message(topic, payload, qos, retain, props, expires_at, self.client_id, topic_bytes, user)
         if qos == 0 and not retain:
             return message
         matched = core.publish(message, now)
@@ -169,13 +170,32 @@ class InboundPublishMixin:
             code = ReasonCode.NO_MATCHING_SUBSCRIBERS
         else:
             code = 0
+        assert pid is not None
         if qos == 1:
-            self._write(encode_ack(4, pid, *self._ack_reason(code), version=self.version))  # type: ignore[arg-type]
+            self._send_ack(encode_ack(4, pid, *self._ack_reason(code), version=self.version))
         else:
             if code < 0x80:
-                session.inbound_qos2.add(pid)  # type: ignore[arg-type]
-            self._write(encode_ack(5, pid, *self._ack_reason(code), version=self.version))  # type: ignore[arg-type]
+                session.inbound_qos2.add(pid)
+                if session.persistent:
+                    # Duplicate detection must survive a restart too [MQTT-4.4.0-1]; handed over before the
+                    # PUBREC, so it is as durable as that acknowledgement.
+                    core.persistence.inbound_qos2_received(session.client_id, pid)
+            self._send_ack(encode_ack(5, pid, *self._ack_reason(code), version=self.version))
         return None
+
+    def _send_ack(self, data: bytes) -> None:
+        """Send a PUBACK/PUBREC: at once, or (``durable_ack``) once the store has committed every change
+        handed over so far, this PUBLISH's included. Every acknowledgement of the connection takes the same
+        path, so they keep the order of the PUBLISH packets [MQTT-4.6.0-2]."""
+        if not self._core.settings.durable_ack:
+            self._write(data)
+            return
+
+        def committed() -> None:
+            if not self.close_requested and self.state is State.CONNECTED:
+                self._write(data)
+
+        self._core.persistence.after_commit(committed)
 
     def _ack_reason(self, code: int) -> tuple[int, Properties]:
         """Reason code and (5.0, failures, unless the client asked for no problem information) a reason

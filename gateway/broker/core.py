@@ -284,7 +284,14 @@ class BrokerCore(SubscriptionsMixin, RestoreMixin):
                 expires = None if message.expires_at is None else message.expires_at + self.wall_offset
                 self.persistence.retained_set(
                     StoredMessage(
-                        message.topic, message.payload, message.qos, True, message.properties, expires
+                        message.topic,
+                        message.payload,
+                        message.qos,
+                        True,
+                        message.properties,
+                        expires,
+                        message.origin,
+                        message.origin_username,
                     )
                 )
             else:

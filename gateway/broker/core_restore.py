@@ -52,7 +52,17 @@ class RestoreMixin:
         for stored in state.retained:
             expires = None if stored.expires_at is None else stored.expires_at - self.wall_offset
             self.retained.set(
-                Message(stored.topic, stored.payload, stored.qos, True, stored.properties, expires)
+                Message(
+                    stored.topic,
+                    stored.payload,
+                    stored.qos,
+                    True,
+                    stored.properties,
+                    expires,
+                    stored.origin,
+                    None,
+                    stored.origin_username,
+                )
             )
         for saved in state.sessions:
             session = Session(
@@ -82,4 +92,5 @@ class RestoreMixin:
                 session.subscriptions[sub.topic_filter] = sub
             for queued in state.queues.get(saved.client_id, ()):
                 session.restore(queued, now)
+            session.inbound_qos2.update(state.inbound_qos2.get(saved.client_id, ()))
             self.sessions[saved.client_id] = session

@@ -17,10 +17,11 @@ from gateway.broker.hooks import (
     Action,
     Authorizer,
     BrokerPersistence,
+    ClientIdentity,
     StoredSession,
 )
 from gateway.broker.local import LocalSubscriber
-from gateway.broker.message import Subscription
+from gateway.broker.message import Message, Subscription
 from gateway.broker.retained import RetainedStore
 from gateway.broker.router import Router, Subscriber
 from gateway.broker.session import Session
@@ -119,11 +120,35 @@ class SubscriptionsMixin:
             for message in self.retained.matching(sub.topic_filter):
                 if message.expired(now):
                     continue
-                if self.authorizer is not None and not self._may_receive(subscriber, message.topic):
+                if self.authorizer is not None and not (
+                    self._publisher_may_publish(message) and self._may_receive(subscriber, message.topic)
+                ):
                     continue
                 qos = message.qos if message.qos < sub.qos else sub.qos
                 sub_ids = () if sub.subscription_identifier is None else (sub.subscription_identifier,)
                 subscriber.deliver(message, qos, True, sub_ids, now)  # [MQTT-3.3.1-9]: retain flag set
+
+    def _publisher_may_publish(self, message: Message) -> bool:
+        """Whether the publisher of a retained message may still publish to its topic (T21).
+
+        Checked each time a retained message is served, so an ACL reload that revokes the publisher's
+        access withholds what it retained before (the authorizer caches compiled rules per identity, so
+        this costs a dictionary look-up). The broker's own messages (origin "") are always served.
+        """
+        authorizer = self.authorizer
+        if authorizer is None or not message.origin:
+            return True
+        publisher = ClientIdentity(message.origin, message.origin_username)
+        if authorizer.is_allowed(publisher, Action.PUBLISH, message.topic):
+            return True
+        log.info(
+            "retained message on %r withheld: its publisher %r (user %r) may no longer publish there",
+            message.topic,
+            message.origin,
+            message.origin_username,
+        )
+        self.stats.dropped_not_authorized += 1
+        return False
 
     def unsubscribe(self, conn: Connection, packet: Unsubscribe) -> bytes:
         session = conn.session

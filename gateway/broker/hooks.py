@@ -14,7 +14,7 @@ persistence methods only hand work to the store's own writer thread.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol, runtime_checkable
@@ -97,6 +97,9 @@ class StoredMessage:
     """An application message as persistence stores it.
 
     ``expires_at`` is wall-clock UTC seconds (time.time()) or None, so it survives restarts.
+    ``origin`` / ``origin_username`` identify the publisher (client id, user name); ``origin`` is "" for the
+    broker's own messages (Broker.publish, $SYS), which no ACL applies to. A retained message is served only
+    while its publisher may still publish to its topic (T21).
     """
 
     topic: str
@@ -105,6 +108,8 @@ class StoredMessage:
     retain: bool
     properties: Properties = NO_PROPERTIES
     expires_at: float | None = None
+    origin: str = ""
+    origin_username: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +146,11 @@ class QueuedMessage:
     qos: int
     """QoS of this delivery (already downgraded to the subscription's maximum)."""
     subscription_identifiers: tuple[int, ...] = ()
+    packet_id: int | None = None
+    """QoS 2 only: the packet id it was sent with (None: not sent yet, or QoS 1). Resent with the same id
+    after a restart, so the client's duplicate detection works across it [MQTT-4.4.0-1]."""
+    released: bool = False
+    """QoS 2 only: the client PUBRECed it; after a restart the broker sends PUBREL, not the PUBLISH."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +159,8 @@ class PersistedState:
     sessions: tuple[StoredSession, ...] = ()
     queues: dict[str, tuple[QueuedMessage, ...]] = field(default_factory=dict)
     """client id -> its queued messages in ``seq`` order."""
+    inbound_qos2: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """client id -> packet ids of QoS 2 messages it sent that were routed and await its PUBREL."""
 
 
 @runtime_checkable
@@ -161,9 +173,17 @@ class BrokerPersistence(Protocol):
     - ``session_saved`` when a persistent session is created, changes subscriptions or expiry, disconnects;
     - ``session_removed`` when a session ends (expiry, clean start, takeover by a clean session);
     - ``message_queued`` when a QoS 1/2 message is put into a persistent session's queue;
-    - ``message_acknowledged`` when it is PUBACKed / PUBRECed, dropped by the queue policy, or expired;
+    - ``message_in_flight`` when a QoS 2 message of a persistent session is sent with a packet id
+      (``released`` False) and when the client PUBRECs it (``released`` True: PUBREL pending);
+    - ``message_acknowledged`` when it is PUBACKed / PUBCOMPed (QoS 2), dropped by the queue policy, or
+      expired;
+    - ``inbound_qos2_received`` when a persistent session's client sends a QoS 2 PUBLISH that is routed
+      (before the PUBREC), ``inbound_qos2_released`` at its PUBREL: duplicate detection across restarts;
+    - ``after_commit`` (only with ``durable_ack``): run a callback on the loop once everything handed over
+      so far is durable;
     - ``flush`` at stop (and may be awaited by whoever needs a durability point); ``close`` last.
-    PUBACK to a publisher is sent after the hand-off to persistence, not after fsync.
+    PUBACK to a publisher is sent after the hand-off to persistence, not after fsync, unless the broker runs
+    with ``durable_ack`` (then after ``after_commit`` calls back).
     """
 
     async def load(self) -> PersistedState: ...
@@ -179,6 +199,14 @@ class BrokerPersistence(Protocol):
     def message_queued(self, client_id: str, queued: QueuedMessage) -> None: ...
 
     def message_acknowledged(self, client_id: str, seq: int) -> None: ...
+
+    def message_in_flight(self, client_id: str, seq: int, packet_id: int, released: bool) -> None: ...
+
+    def inbound_qos2_received(self, client_id: str, packet_id: int) -> None: ...
+
+    def inbound_qos2_released(self, client_id: str, packet_id: int) -> None: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
 
     async def flush(self) -> None: ...
 
@@ -220,6 +248,18 @@ class MemoryPersistence:
 
     def message_acknowledged(self, client_id: str, seq: int) -> None:
         return None
+
+    def message_in_flight(self, client_id: str, seq: int, packet_id: int, released: bool) -> None:
+        return None
+
+    def inbound_qos2_received(self, client_id: str, packet_id: int) -> None:
+        return None
+
+    def inbound_qos2_released(self, client_id: str, packet_id: int) -> None:
+        return None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()  # nothing is stored, so everything is as durable as it will ever be
 
     async def flush(self) -> None:
         return None

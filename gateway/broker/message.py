@@ -32,7 +32,9 @@ class Message:
     """An application message; immutable after creation except for its encoding caches.
 
     ``expires_at`` is monotonic seconds (the core's clock) or None. ``origin`` is the publishing client id
-    (for No Local), "" for the broker itself.
+    (for No Local), "" for the broker itself (Broker.publish, $SYS); ``origin_username`` is the publisher's
+    user name. Together they are the publisher's identity, kept with retained messages so the publisher's
+    publish permission can be checked again when a retained message is served after an ACL change (T21).
     """
 
     __slots__ = (
@@ -42,6 +44,7 @@ class Message:
         "enc_qos0_v5",
         "expires_at",
         "origin",
+        "origin_username",
         "payload",
         "properties",
         "qos",
@@ -59,6 +62,7 @@ class Message:
         expires_at: float | None = None,
         origin: str = "",
         topic_bytes: bytes | None = None,
+        origin_username: str | None = None,
     ) -> None:
         self.topic = topic
         self.payload = payload
@@ -67,6 +71,7 @@ class Message:
         self.properties = properties
         self.expires_at = expires_at
         self.origin = origin
+        self.origin_username = origin_username
         self._topic_bytes = topic_bytes
         self._props_v5: bytes | None = None
         # The whole QoS 0, retain 0 PUBLISH per protocol level, shared by every such delivery (None: not yet

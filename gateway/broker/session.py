@@ -44,7 +44,7 @@ class Delivery:
         self.pid = 0
         self.state = 0  # 0: PUBLISH sent, awaiting PUBACK/PUBREC; 1: PUBREL sent, awaiting PUBCOMP
         # Restored after a restart: it may have reached the client before, so its first send carries DUP
-        # ([MQTT-3.3.1-1]; the in-flight state itself is not persisted).
+        # ([MQTT-3.3.1-1]). A QoS 2 delivery keeps its packet id and state across the restart.
         self.maybe_sent = False
 
 
@@ -151,7 +151,16 @@ class Session:
         expires = None if msg.expires_at is None else msg.expires_at + self.wall_offset
         return QueuedMessage(
             delivery.seq,
-            StoredMessage(msg.topic, msg.payload, msg.qos, msg.retain, msg.properties, expires),
+            StoredMessage(
+                msg.topic,
+                msg.payload,
+                msg.qos,
+                msg.retain,
+                msg.properties,
+                expires,
+                msg.origin,
+                msg.origin_username,
+            ),
             delivery.qos,
             delivery.sub_ids,
         )
@@ -160,10 +169,28 @@ class Session:
         """Put a message loaded from persistence back in the queue (at start-up)."""
         stored = queued.message
         expires = None if stored.expires_at is None else stored.expires_at - self.wall_offset
-        message = Message(stored.topic, stored.payload, stored.qos, stored.retain, stored.properties, expires)
+        message = Message(
+            stored.topic,
+            stored.payload,
+            stored.qos,
+            stored.retain,
+            stored.properties,
+            expires,
+            stored.origin,
+            None,
+            stored.origin_username,
+        )
         self._seq = max(self._seq, queued.seq)
         delivery = Delivery(message, queued.qos, stored.retain, queued.subscription_identifiers, queued.seq)
         delivery.maybe_sent = True
+        pid = queued.packet_id
+        if queued.qos == 2 and pid is not None and pid not in self.inflight:
+            # QoS 2 in flight before the restart: same packet id, and PUBREL (not the PUBLISH) once the
+            # client PUBRECed it, so the client's duplicate detection holds across it [MQTT-4.4.0-1].
+            delivery.pid = pid
+            delivery.state = 1 if queued.released else 0
+            self.inflight[pid] = delivery
+            return
         self._enqueue(delivery)
 
     def _enqueue(self, delivery: Delivery) -> None:
@@ -201,6 +228,8 @@ class Session:
             # Larger than the client's Maximum Packet Size: dropped as if acknowledged [MQTT-3.1.2-25].
             del self.inflight[pid]
             self._completed(delivery)
+        elif delivery.qos == 2 and self.persistent:
+            self._persistence.message_in_flight(self.client_id, delivery.seq, pid, False)
 
     def _completed(self, delivery: Delivery) -> None:
         if self.persistent:
@@ -241,14 +270,16 @@ class Session:
         delivery = self.inflight.get(pid)
         if delivery is None or delivery.qos != 2:
             return False
-        if delivery.state == 0:
-            # Acknowledged for durability at PUBREC: the client owns the message now [MQTT-4.3.3].
-            self._completed(delivery)
         if reason >= 0x80:
             del self.inflight[pid]
+            self._completed(delivery)
             self.pump(now)
-        else:
+        elif delivery.state == 0:
+            # The client owns the message now [MQTT-4.3.3]; what is left is the PUBREL, which must survive
+            # a restart too [MQTT-4.4.0-1], so the stored row is kept, marked released, until PUBCOMP.
             delivery.state = 1
+            if self.persistent:
+                self._persistence.message_in_flight(self.client_id, delivery.seq, pid, True)
         return True
 
     def on_pubcomp(self, pid: int, now: float) -> bool:
@@ -256,6 +287,7 @@ class Session:
         if delivery is None or delivery.state != 1:
             return False
         del self.inflight[pid]
+        self._completed(delivery)
         self.pump(now)
         return True
 

@@ -120,3 +120,10 @@ class BrokerSettings:
     """See :class:`BrokerLimits`."""
     sys_interval: float = 10.0
     """Seconds between $SYS statistics updates; 0 disables $SYS."""
+    durable_ack: bool = False
+    """Send PUBACK/PUBREC for a QoS 1/2 PUBLISH only once the store has committed everything that PUBLISH
+    changed (and everything handed over before it), instead of at the hand-off: nothing acknowledged is lost
+    on kill -9 or power loss, at the cost of up to one commit interval of acknowledgement latency."""
+    response_information: str | None = None
+    """Prefix for the 5.0 Response Information returned to a client that sets Request Response Information
+    (the client's id is appended: ``<prefix><client id>/``); None: never returned [MQTT-3.1.2-28]."""

@@ -36,6 +36,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--data-dir", metavar="DIR", default=None, help="keep retained messages and sessions in DIR (SQLite)"
     )
+    parser.add_argument(
+        "--durable-ack",
+        action="store_true",
+        help="send PUBACK/PUBREC only after the store committed the message (with a data directory)",
+    )
+    parser.add_argument(
+        "--response-information",
+        metavar="PREFIX",
+        default=None,
+        help="MQTT 5.0 Response Information for clients that request it: PREFIX + client id + '/'",
+    )
     parser.set_defaults(func=run)
 
 
@@ -68,6 +79,10 @@ def build_broker(args: argparse.Namespace) -> tuple[Broker, Callable[[], object]
         settings = dataclasses.replace(settings, data_dir=Path(args.data_dir))
     if args.allow_anonymous:
         settings = dataclasses.replace(settings, allow_anonymous=True)
+    if args.durable_ack:
+        settings = dataclasses.replace(settings, durable_ack=True)
+    if args.response_information is not None:
+        settings = dataclasses.replace(settings, response_information=args.response_information)
     if args.host is not None or args.port is not None:
         first = settings.listeners[0]
         first = dataclasses.replace(

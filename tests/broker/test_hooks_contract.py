@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -26,7 +27,10 @@ from gateway.broker.codec import (
     Disconnect,
     Properties,
     Puback,
+    Pubcomp,
     Publish,
+    Pubrec,
+    Pubrel,
     Suback,
     Subscribe,
     SubscriptionRequest,
@@ -46,6 +50,7 @@ class MemoryStore:
         self.retained: dict[str, StoredMessage] = {}
         self.sessions: dict[str, StoredSession] = {}
         self.queues: dict[str, dict[int, QueuedMessage]] = {}
+        self.inbound: dict[str, set[int]] = {}
         self.flushed = 0
 
     async def load(self) -> PersistedState:
@@ -53,6 +58,7 @@ class MemoryStore:
             tuple(self.retained.values()),
             tuple(self.sessions.values()),
             {cid: tuple(q[k] for k in sorted(q)) for cid, q in self.queues.items()},
+            {cid: tuple(sorted(ids)) for cid, ids in self.inbound.items() if ids},
         )
 
     def retained_set(self, message: StoredMessage) -> None:
@@ -67,12 +73,27 @@ class MemoryStore:
     def session_removed(self, client_id: str) -> None:
         self.sessions.pop(client_id, None)
         self.queues.pop(client_id, None)
+        self.inbound.pop(client_id, None)
 
     def message_queued(self, client_id: str, queued: QueuedMessage) -> None:
         self.queues.setdefault(client_id, {})[queued.seq] = queued
 
     def message_acknowledged(self, client_id: str, seq: int) -> None:
         self.queues.get(client_id, {}).pop(seq, None)
+
+    def message_in_flight(self, client_id: str, seq: int, packet_id: int, released: bool) -> None:
+        queue = self.queues.get(client_id, {})
+        if seq in queue:
+            queue[seq] = dataclasses.replace(queue[seq], packet_id=packet_id, released=released)
+
+    def inbound_qos2_received(self, client_id: str, packet_id: int) -> None:
+        self.inbound.setdefault(client_id, set()).add(packet_id)
+
+    def inbound_qos2_released(self, client_id: str, packet_id: int) -> None:
+        self.inbound.get(client_id, set()).discard(packet_id)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()  # the dicts are the "disk": a change is durable once made
 
     async def flush(self) -> None:
         self.flushed += 1
@@ -121,6 +142,68 @@ async def test_persistent_session_and_retained_survive_a_restart(raw_mqtt: RawFa
         assert got == [("k/0", b"0"), ("k/1", b"1"), ("k/2", b"2"), ("k/state", b"on")]
         await async_wait_until(lambda: not store.queues["keeper"], timeout=2, message="acks recorded")
         assert restarted.core.retained.get("k/state") is not None
+    finally:
+        await restarted.stop()
+
+
+async def test_qos2_in_flight_state_survives_a_restart_both_directions(raw_mqtt: RawFactory) -> None:
+    """[MQTT-4.4.0-1] through the hooks: PUBREL pending and sent-not-PUBRECed outgoing messages keep their
+    packet ids; incoming QoS 2 packet ids awaiting PUBREL still de-duplicate after the restart."""
+    store = MemoryStore()
+    session = Properties(session_expiry_interval=3600)
+    broker = Broker(SETTINGS, persistence=store)
+    await broker.start()
+    try:
+        sub = await raw_mqtt(broker.ports[0], version=5)
+        await sub.connect("sub", properties=session)
+        await sub.send_packet(Subscribe(1, (SubscriptionRequest("q/#", 2),)))
+        assert isinstance(await sub.read_packet(), Suback)
+        pub = await raw_mqtt(broker.ports[0], version=5)
+        await pub.connect("pub", properties=session)
+        await pub.send_packet(Publish("q/1", b"one", 2, packet_id=21))
+        await pub.send_packet(Publish("q/2", b"two", 2, packet_id=22))
+        first = await sub.read_packet()
+        second = await sub.read_packet()
+        assert isinstance(first, Publish) and isinstance(second, Publish)
+        await sub.send_packet(Pubrec(first.packet_id or 0))  # "one": PUBREL pending
+        assert isinstance(await sub.read_packet(), Pubrel)
+        # "two" is left unacknowledged: sent, awaiting PUBREC.
+        for _ in range(2):
+            ack = await pub.read_packet()
+            assert isinstance(ack, Pubrec) and ack.reason_code == 0
+        # The publisher never sends PUBREL for 21 / 22 before the restart.
+    finally:
+        await broker.stop()
+
+    restarted = Broker(SETTINGS, persistence=store)
+    await restarted.start()
+    try:
+        back = await raw_mqtt(restarted.ports[0], version=5)
+        assert (await back.connect("sub", clean_start=False, properties=session)).session_present
+        resent = await back.read_packet()
+        assert isinstance(resent, Pubrel) and resent.packet_id == first.packet_id, resent
+        again = await back.read_packet()
+        assert isinstance(again, Publish) and again.dup and again.packet_id == second.packet_id
+        assert again.payload == b"two"
+        await back.send_packet(Pubcomp(first.packet_id or 0))
+        await back.send_packet(Pubrec(second.packet_id or 0))
+        assert isinstance(await back.read_packet(), Pubrel)
+        await back.send_packet(Pubcomp(second.packet_id or 0))
+
+        pub2 = await raw_mqtt(restarted.ports[0], version=5)
+        assert (await pub2.connect("pub", clean_start=False, properties=session)).session_present
+        await pub2.send_packet(Publish("q/1", b"one", 2, dup=True, packet_id=21))  # a resend: not routed
+        assert (await pub2.read_packet()) == Pubrec(21)
+        await pub2.send_packet(Pubrel(21))
+        await pub2.send_packet(Pubrel(22))
+        assert (await pub2.read_packet()) == Pubcomp(21)  # 0x92 would mean the state was lost
+        assert (await pub2.read_packet()) == Pubcomp(22)
+        await pub2.send_packet(Publish("q/3", b"marker", 1, packet_id=23))
+        marker = await back.read_packet()
+        assert isinstance(marker, Publish) and marker.payload == b"marker", f"delivered twice: {marker!r}"
+        await back.send_packet(Puback(marker.packet_id or 0))
+        await async_wait_until(lambda: not store.queues["sub"], timeout=5, message="PUBCOMPs recorded")
+        assert not store.inbound.get("pub")
     finally:
         await restarted.stop()
 

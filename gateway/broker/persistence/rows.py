@@ -65,6 +65,8 @@ def retained_row(message: StoredMessage) -> tuple[object, ...]:
         message.qos,
         properties_to_json(message.properties),
         message.expires_at,
+        message.origin,
+        message.origin_username,
     )
 
 
@@ -81,6 +83,10 @@ def queued_row(client_id: str, queued: QueuedMessage) -> tuple[object, ...]:
         message.expires_at,
         queued.qos,
         _identifiers_text(queued.subscription_identifiers),
+        message.origin,
+        message.origin_username,
+        queued.packet_id,
+        int(queued.released),
     )
 
 
@@ -124,7 +130,7 @@ class RowReader:
 
     def retained(self, row: Sequence[Any]) -> StoredMessage:
         try:
-            topic, payload, qos, properties, expires_at = row
+            topic, payload, qos, properties, expires_at, origin, origin_username = row
             return StoredMessage(
                 topic=_text(topic),
                 payload=_blob(payload),
@@ -132,13 +138,16 @@ class RowReader:
                 retain=True,
                 properties=properties_from_json(properties),
                 expires_at=_optional_float(expires_at),
+                origin=_text(origin),
+                origin_username=_optional_text(origin_username),
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise self._fail("retained", row[0] if row else None, exc) from exc
 
     def queued(self, row: Sequence[Any]) -> tuple[str, QueuedMessage]:
         try:
-            client_id, seq, topic, payload, message_qos, retain, properties, expires_at, qos, ids = row
+            (client_id, seq, topic, payload, message_qos, retain, properties, expires_at, qos, ids) = row[:10]
+            origin, origin_username, packet_id, released = row[10:]
             identifiers = json.loads(ids)
             if not isinstance(identifiers, list) or not all(isinstance(i, int) for i in identifiers):
                 raise ValueError("subscription identifiers are not a list of integers")
@@ -149,10 +158,30 @@ class RowReader:
                 retain=bool(retain),
                 properties=properties_from_json(properties),
                 expires_at=_optional_float(expires_at),
+                origin=_text(origin),
+                origin_username=_optional_text(origin_username),
             )
-            return _text(client_id), QueuedMessage(_int(seq), message, _qos(qos), tuple(identifiers))
+            if packet_id is not None and not 1 <= _int(packet_id) <= 65535:
+                raise ValueError(f"packet id {packet_id!r}")
+            return _text(client_id), QueuedMessage(
+                _int(seq),
+                message,
+                _qos(qos),
+                tuple(identifiers),
+                None if packet_id is None else _int(packet_id),
+                bool(released),
+            )
         except (ValueError, TypeError, KeyError) as exc:
             raise self._fail("queued", tuple(row[:2]), exc) from exc
+
+    def inbound(self, row: Sequence[Any]) -> tuple[str, int]:
+        try:
+            client_id, packet_id = row
+            if not 1 <= _int(packet_id) <= 65535:
+                raise ValueError(f"packet id {packet_id!r}")
+            return _text(client_id), packet_id
+        except (ValueError, TypeError) as exc:
+            raise self._fail("inbound_qos2", tuple(row), exc) from exc
 
     def session(self, row: Sequence[Any], subscriptions: tuple[StoredSubscription, ...]) -> StoredSession:
         try:
@@ -191,6 +220,10 @@ def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected text, found {type(value).__name__}")
     return value
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _blob(value: object) -> bytes:

@@ -6,7 +6,14 @@ repeats the version with the program version that created the file, for people r
 
 Version history:
 
-1. retained, sessions, subscriptions, queued (this module).
+1. retained, sessions, subscriptions, queued.
+2. the publisher's identity (``origin``, ``origin_username``) on retained and queued rows (T21: a retained
+   message is withheld once its publisher may no longer publish to its topic); the QoS 2 in-flight state of
+   [MQTT-4.4.0-1]: ``queued.packet_id`` / ``queued.released`` (a QoS 2 message sent with that packet id,
+   and PUBRECed, i.e. PUBREL pending, when ``released``), and ``inbound_qos2`` (packet ids of QoS 2
+   messages received from a client and not yet released by its PUBREL, for duplicate detection).
+   :func:`migrate_from_v1` adds them to a version 1 file in one transaction (v1 rows get origin "",
+   which is served as the broker's own: v1 did not record publishers).
 
 A file with a newer version is refused (:class:`StoreVersionError`): this program cannot know what the newer
 one stored, and guessing could lose messages. Older versions are migrated here when there are any.
@@ -22,18 +29,29 @@ from pathlib import Path
 from gateway import __version__
 from gateway.broker.persistence.errors import StoreCorruptError, StoreVersionError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x45474231  # b"EGB1"
 SQLITE_HEADER = b"SQLite format 3\x00"
 
-_DDL = """
+_INBOUND_DDL = """
+CREATE TABLE inbound_qos2 (
+    client_id TEXT NOT NULL,
+    packet_id INTEGER NOT NULL,
+    PRIMARY KEY (client_id, packet_id)
+) WITHOUT ROWID;
+"""
+
+_DDL = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE retained (
     topic TEXT PRIMARY KEY,
     payload BLOB NOT NULL,
     qos INTEGER NOT NULL,
     properties TEXT NOT NULL,
-    expires_at REAL
+    expires_at REAL,
+    origin TEXT NOT NULL DEFAULT '',
+    origin_username TEXT
 );
 CREATE TABLE sessions (
     client_id TEXT PRIMARY KEY,
@@ -63,11 +81,30 @@ CREATE TABLE queued (
     expires_at REAL,
     qos INTEGER NOT NULL,
     subscription_identifiers TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT '',
+    origin_username TEXT,
+    packet_id INTEGER,
+    released INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (client_id, seq)
 ) WITHOUT ROWID;
 """
+    + _INBOUND_DDL
+)
 
-_TABLES = {"meta", "retained", "sessions", "subscriptions", "queued"}
+_MIGRATE_FROM_V1 = (
+    """
+ALTER TABLE retained ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+ALTER TABLE retained ADD COLUMN origin_username TEXT;
+ALTER TABLE queued ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+ALTER TABLE queued ADD COLUMN origin_username TEXT;
+ALTER TABLE queued ADD COLUMN packet_id INTEGER;
+ALTER TABLE queued ADD COLUMN released INTEGER NOT NULL DEFAULT 0;
+"""
+    + _INBOUND_DDL
+)
+
+_TABLES = {"meta", "retained", "sessions", "subscriptions", "queued", "inbound_qos2"}
+_V1_TABLES = {"meta", "retained", "sessions", "subscriptions", "queued"}
 
 
 def check_header(path: Path, head: bytes) -> None:
@@ -110,10 +147,27 @@ def prepare(
         raise StoreCorruptError(
             path, f"not an edge-gateway broker store (application_id {application_id:#x})"
         )
-    if version != SCHEMA_VERSION:
+    if version == 1 and not (_V1_TABLES - tables):
+        configure(connection, path)
+        migrate_from_v1(connection)
+        tables |= {"inbound_qos2"}
+    elif version != SCHEMA_VERSION:
         raise StoreVersionError(path, version)
     missing = _TABLES - tables
     if missing:
         raise StoreCorruptError(path, f"tables missing: {', '.join(sorted(missing))}")
     configure(connection, path)
     return False
+
+
+def migrate_from_v1(connection: sqlite3.Connection) -> None:
+    """Bring a version 1 store to version 2 in one transaction (all or nothing: a crash leaves v1)."""
+    migrated = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    connection.executescript(
+        "BEGIN;"
+        + _MIGRATE_FROM_V1
+        + f"PRAGMA user_version = {SCHEMA_VERSION};"
+        + f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+        + f"INSERT OR REPLACE INTO meta VALUES ('migrated_from_v1_at', '{migrated}');"
+        + "COMMIT;"
+    )

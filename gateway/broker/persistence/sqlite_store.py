@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.broker.hooks import (
@@ -50,15 +51,26 @@ _log = logging.getLogger(__name__)
 
 _HAND_OFF_MAX = 500
 _SYS_PREFIX = "$SYS/"
-_SQL_RETAINED_SET = "INSERT OR REPLACE INTO retained VALUES (?, ?, ?, ?, ?)"
+_SQL_RETAINED_SET = (
+    "INSERT OR REPLACE INTO retained (topic, payload, qos, properties, expires_at, origin, origin_username)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 _SQL_RETAINED_CLEAR = "DELETE FROM retained WHERE topic = ?"
 _SQL_SESSION_SET = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?)"
 _SQL_SUBS_CLEAR = "DELETE FROM subscriptions WHERE client_id = ?"
 _SQL_SUB_ADD = "INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?)"
 _SQL_SESSION_DELETE = "DELETE FROM sessions WHERE client_id = ?"
 _SQL_QUEUE_CLEAR = "DELETE FROM queued WHERE client_id = ?"
-_SQL_QUEUE_ADD = "INSERT OR REPLACE INTO queued VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_QUEUED_COLUMNS = (
+    "client_id, seq, topic, payload, message_qos, retain, properties, expires_at, qos,"
+    " subscription_identifiers, origin, origin_username, packet_id, released"
+)
+_SQL_QUEUE_ADD = f"INSERT OR REPLACE INTO queued ({_QUEUED_COLUMNS}) VALUES ({', '.join('?' * 14)})"
 _SQL_QUEUE_ACK = "DELETE FROM queued WHERE client_id = ? AND seq = ?"
+_SQL_QUEUE_IN_FLIGHT = "UPDATE queued SET packet_id = ?, released = ? WHERE client_id = ? AND seq = ?"
+_SQL_INBOUND_ADD = "INSERT OR REPLACE INTO inbound_qos2 VALUES (?, ?)"
+_SQL_INBOUND_DELETE = "DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?"
+_SQL_INBOUND_CLEAR = "DELETE FROM inbound_qos2 WHERE client_id = ?"
 
 
 class SqlitePersistence:
@@ -92,6 +104,7 @@ class SqlitePersistence:
         # trip instead of one per change); _hand_off runs at the end of the iteration, or at once when the
         # list reaches _HAND_OFF_MAX, and always before a flush or close.
         self._pending: list[Write] = []
+        self._after: list[Callable[[], None]] = []
 
     # --- start and stop ----------------------------------------------------------------------------------
 
@@ -194,6 +207,7 @@ class SqlitePersistence:
                     (_SQL_SESSION_DELETE, (client_id,)),
                     (_SQL_SUBS_CLEAR, (client_id,)),
                     (_SQL_QUEUE_CLEAR, (client_id,)),
+                    (_SQL_INBOUND_CLEAR, (client_id,)),
                 )
             )
         )
@@ -204,6 +218,33 @@ class SqlitePersistence:
 
     def message_acknowledged(self, client_id: str, seq: int) -> None:
         self._submit(Write(((_SQL_QUEUE_ACK, (client_id, seq)),), acked_key=(client_id, seq)))
+
+    def message_in_flight(self, client_id: str, seq: int, packet_id: int, released: bool) -> None:
+        statement = (_SQL_QUEUE_IN_FLIGHT, (packet_id, int(released), client_id, seq))
+        self._submit(Write((statement,), updated_key=(client_id, seq)))
+
+    def inbound_qos2_received(self, client_id: str, packet_id: int) -> None:
+        self._submit(Write(((_SQL_INBOUND_ADD, (client_id, packet_id)),)))
+
+    def inbound_qos2_released(self, client_id: str, packet_id: int) -> None:
+        self._submit(Write(((_SQL_INBOUND_DELETE, (client_id, packet_id)),)))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop once every change handed over so far is committed (``durable_ack``).
+
+        Callbacks of one loop iteration share one marker behind that iteration's changes; the writer runs
+        the marker after the commit of the batch it was taken into, without cutting the batch short, so
+        group commit still applies. With nothing uncommitted the callback runs on the next loop iteration.
+        """
+        writer = self._require_writer()
+        if not self._pending and not self._after and writer.idle():
+            assert self._loop is not None
+            self._loop.call_soon(callback)
+            return
+        self._after.append(callback)
+        if len(self._pending) + len(self._after) == 1:
+            assert self._loop is not None
+            self._loop.call_soon(self._hand_off)
 
     def _submit(self, write: Write) -> None:
         self._require_writer()
@@ -216,14 +257,33 @@ class SqlitePersistence:
             self._hand_off()
 
     def _hand_off(self) -> None:
-        if self._pending and self._writer is not None:
+        writer = self._writer
+        if writer is None:
+            return
+        if self._pending:
             writes, self._pending = self._pending, []
-            self._writer.submit_many(writes)
+            writer.submit_many(writes)
+        if self._after:
+            callbacks, self._after = self._after, []
+            loop = self._loop
+            assert loop is not None
+
+            def committed() -> None:
+                # Writer thread; the loop may be closed by then (stop), and then nobody waits any more.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_run_all, callbacks)
+
+            writer.request_marker(committed)
 
     def _require_writer(self) -> StoreWriter:
         if self._writer is None:
             raise RuntimeError(f"broker store {self.path} is not loaded (call load() first) or is closed")
         return self._writer
+
+
+def _run_all(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -250,7 +310,12 @@ def _shut_down(writer: StoreWriter, opened: OpenedStore) -> None:
 def _read_all(connection: sqlite3.Connection, path: Path) -> PersistedState:
     reader = rows.RowReader(path)
     try:
-        retained = tuple(reader.retained(row) for row in connection.execute("SELECT * FROM retained"))
+        retained = tuple(
+            reader.retained(row)
+            for row in connection.execute(
+                "SELECT topic, payload, qos, properties, expires_at, origin, origin_username FROM retained"
+            )
+        )
         subscriptions: dict[str, list[StoredSubscription]] = {}
         # rowid keeps the order in which session_saved() listed them
         for row in connection.execute("SELECT * FROM subscriptions ORDER BY client_id, rowid"):
@@ -263,12 +328,17 @@ def _read_all(connection: sqlite3.Connection, path: Path) -> PersistedState:
         known = {session.client_id for session in sessions}
         queues: dict[str, list[QueuedMessage]] = {}
         orphans = 0
-        for row in connection.execute("SELECT * FROM queued ORDER BY client_id, seq"):
+        for row in connection.execute(f"SELECT {_QUEUED_COLUMNS} FROM queued ORDER BY client_id, seq"):
             client_id, queued = reader.queued(row)
             if client_id in known:
                 queues.setdefault(client_id, []).append(queued)
             else:
                 orphans += 1
+        inbound: dict[str, list[int]] = {}
+        for row in connection.execute("SELECT client_id, packet_id FROM inbound_qos2 ORDER BY client_id"):
+            client_id, packet_id = reader.inbound(row)
+            if client_id in known:
+                inbound.setdefault(client_id, []).append(packet_id)
     except sqlite3.DatabaseError as exc:
         raise classify_sqlite_error(path, exc) from exc
     if orphans:
@@ -276,5 +346,8 @@ def _read_all(connection: sqlite3.Connection, path: Path) -> PersistedState:
             "broker store %s: ignored %d queued messages of sessions that no longer exist", path, orphans
         )
     return PersistedState(
-        retained=retained, sessions=sessions, queues={cid: tuple(q) for cid, q in queues.items()}
+        retained=retained,
+        sessions=sessions,
+        queues={cid: tuple(q) for cid, q in queues.items()},
+        inbound_qos2={cid: tuple(ids) for cid, ids in inbound.items()},
     )

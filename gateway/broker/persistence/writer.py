@@ -51,11 +51,15 @@ class Write:
     """(client id, seq) of a queued-message insert, so a later ack in the same batch can cancel it."""
     acked_key: tuple[str, int] | None = None
     """(client id, seq) of an acknowledgement (a delete of a queued row)."""
+    updated_key: tuple[str, int] | None = None
+    """(client id, seq) of an update of a queued row (QoS 2 in flight): dropped with a cancelled pair."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Flush:
     done: Callable[[], None]
+    urgent: bool = True
+    """True: commit now (flush). False: a marker, run after the commit of the batch it falls into."""
 
 
 class _Stop:
@@ -113,6 +117,7 @@ class StoreWriter:
         self._write_errors = self._lost = self._backpressure = 0
         self._last_commit = 0.0
         self._last_warning = 0.0
+        self._busy = False  # a batch taken from _items is being committed
 
     def start(self) -> None:
         self._thread.start()
@@ -161,6 +166,23 @@ class StoreWriter:
                 return
         done()
 
+    def request_marker(self, done: Callable[[], None]) -> None:
+        """Run ``done`` (in the writer thread) once everything submitted so far is committed, without
+        forcing an early commit (``durable_ack``); at once, in the caller's thread, when the writer failed."""
+        if self._closed:
+            raise StoreClosedError(f"broker store {self._path} is closed")
+        with self._cond:
+            if not self.failed:
+                self._items.append(_Flush(done, urgent=False))
+                self._cond.notify_all()
+                return
+        done()
+
+    def idle(self) -> bool:
+        """Nothing submitted is waiting or being committed (a marker now would wait for nothing)."""
+        with self._cond:
+            return not self._items and not self._busy
+
     def stop(self) -> None:
         """Commit what is pending, stop the thread and wait for it (blocking: call it off the loop)."""
         with self._cond:
@@ -197,6 +219,8 @@ class StoreWriter:
                 for item in batch:
                     if isinstance(item, _Flush):
                         item.done()
+                with self._cond:
+                    self._busy = False
                 if stop:
                     return
         except Exception:
@@ -226,6 +250,7 @@ class StoreWriter:
         with self._cond:
             while not self._items:
                 self._cond.wait()
+            self._busy = True
             deadline = time.monotonic() + self._commit_interval
             while True:
                 while self._items and taken < self._max_batch:
@@ -237,9 +262,10 @@ class StoreWriter:
                         self._waiting -= taken
                         self._cond.notify_all()
                         return batch, True
-                    else:
+                    elif item.urgent:
                         break  # a flush: commit now
-                if isinstance(batch[-1], _Flush) or taken >= self._max_batch:
+                last = batch[-1]
+                if (isinstance(last, _Flush) and last.urgent) or taken >= self._max_batch:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -286,13 +312,16 @@ class StoreWriter:
             return
 
     def _cancel_pairs(self, writes: Sequence[Write]) -> list[Write]:
-        inserted: dict[tuple[str, int], int] = {}
+        inserted: dict[tuple[str, int], list[int]] = {}
         keep = [True] * len(writes)
         for index, write in enumerate(writes):
             if write.queued_key is not None:
-                inserted[write.queued_key] = index
+                inserted[write.queued_key] = [index]
+            elif write.updated_key is not None and write.updated_key in inserted:
+                inserted[write.updated_key].append(index)
             elif write.acked_key is not None and write.acked_key in inserted:
-                keep[inserted.pop(write.acked_key)] = False
+                for position in inserted.pop(write.acked_key):
+                    keep[position] = False
                 keep[index] = False
         cancelled = keep.count(False)
         if cancelled:

@@ -26,18 +26,20 @@ class BrokerProcess:
     port: int = 0
     starts: int = 0
     logs: list[Path] = field(default_factory=list)
+    args: tuple[str, ...] = ()
+    """Extra command-line options (``--durable-ack``)."""
 
     @property
     def log(self) -> str:
         return "".join(path.read_text(errors="replace") for path in self.logs if path.exists())
 
-    def start(self, timeout: float = 20.0) -> BrokerProcess:
+    def start(self, timeout: float = 60.0) -> BrokerProcess:
         self.starts += 1
         log_path = self.workdir / f"broker-{self.starts}.log"
         self.logs.append(log_path)
         with log_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [*CLI, "broker", "-c", str(self.config)],
+                [*CLI, "broker", "-c", str(self.config), *self.args],
                 cwd=self.workdir,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
@@ -72,7 +74,7 @@ class BrokerProcess:
         self.process.wait(timeout=10)
         self._close_pipe()
 
-    def stop(self, timeout: float = 20.0) -> int:
+    def stop(self, timeout: float = 60.0) -> int:
         """SIGTERM and wait for a clean exit; returns the exit code."""
         assert self.process is not None
         if self.process.poll() is None:

@@ -35,7 +35,9 @@ def store_dir(process: BrokerProcess) -> Path:
 def broker_process(tmp_path: Path) -> Iterator[MakeBroker]:
     made: list[BrokerProcess] = []
 
-    def make(*, limits: dict[str, int] | None = None, allow_anonymous: bool = True) -> BrokerProcess:
+    def make(
+        *, limits: dict[str, int] | None = None, allow_anonymous: bool = True, args: tuple[str, ...] = ()
+    ) -> BrokerProcess:
         lines = [
             f"allow_anonymous: {'true' if allow_anonymous else 'false'}",
             "listeners:",
@@ -44,7 +46,7 @@ def broker_process(tmp_path: Path) -> Iterator[MakeBroker]:
         ]
         if limits:
             lines += ["limits:", *(f"  {key}: {value}" for key, value in limits.items())]
-        process = BrokerProcess(gateway_yaml(tmp_path, lines), tmp_path)
+        process = BrokerProcess(gateway_yaml(tmp_path, lines), tmp_path, args=args)
         made.append(process)
         return process
 

@@ -155,7 +155,7 @@ async def test_full_hand_off_queue_applies_back_pressure_and_loses_nothing(tmp_p
 
     def submit_two_hand_offs() -> None:
         writes = [
-            Write((("INSERT INTO retained VALUES (?, ?, 0, '{}', NULL)", (f"t/{i}", b"v")),))
+            Write((("INSERT INTO retained VALUES (?, ?, 0, '{}', NULL, '', NULL)", (f"t/{i}", b"v")),))
             for i in range(20)
         ]
         writer.submit_many(writes[:10])  # accepted: nothing was waiting

@@ -72,6 +72,7 @@ def test_bad_password_file_stops_start_up_with_file_and_line(
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+@pytest.mark.timeout(150)
 def test_password_file_that_is_a_directory_stops_start_up(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     (tmp_path / "passwd").unlink()
@@ -81,7 +82,7 @@ def test_password_file_that_is_a_directory_stops_start_up(tmp_path: Path) -> Non
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,  # a deadline for a loaded machine (start-up imports take seconds there), not a speed
         check=False,
     )
     # The configuration check (gateway.config) sees it first and names the key; either way: no start.
