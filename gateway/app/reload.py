@@ -5,6 +5,11 @@ problem. A valid file applies device and tag changes without touching the upstre
 (removed devices: DDEATH; changed ones: DDEATH, then a DBIRTH with their new metrics once they answer;
 new ones: a DBIRTH once they answer). Changes of identity, broker, upstream, store, data_dir or control
 keep their running values until a restart; the result names them.
+
+The embedded broker's password and ACL files are re-read too (as mosquitto does on SIGHUP), after a
+valid configuration: both files or neither (``SecurityFiles.reload``); an invalid one keeps the previous
+users and ACL in force and makes the result not ok, naming the file, line and reason. Connected clients
+are checked against a changed ACL from their next action (catalogue T21/T22).
 """
 
 from __future__ import annotations
@@ -73,5 +78,35 @@ async def reload_from_file(daemon: Daemon, source: str) -> c.ReloadResult:
         message += f"; not started: {'; '.join(failed)}"
     if restart:
         message += f"; restart needed for: {', '.join(restart)}"
+    security_ok, security_message, security_problems = _reload_security(daemon)
+    if security_message is not None:
+        message += f"; {security_message.splitlines()[0]}"
     log.info("reload (%s): %s", source, message)
-    return c.ReloadResult(now, True, source, message)
+    return c.ReloadResult(
+        now,
+        security_ok is not False,
+        source,
+        message,
+        security_problems,
+        security_reloaded=security_ok,
+        security_message=security_message,
+    )
+
+
+def _reload_security(daemon: Daemon) -> tuple[bool | None, str | None, tuple[str, ...]]:
+    """Re-read the broker's password and ACL files: (reloaded?, one line, problem lines)."""
+    security = daemon.security
+    if security is None:
+        return None, None, ()
+    files = security.files
+    outcome = files.reload()  # logs the error itself when it keeps the old rules
+    if outcome.ok:
+        names = [str(p) for p in (files.password_file, files.acl_file) if p is not None]
+        return True, f"security files reloaded ({', '.join(names)})", ()
+    error = outcome.error or "invalid"
+    problems = tuple(line.strip() for line in error.splitlines()[1:] if line.strip()) or (error,)
+    return (
+        False,
+        f"security files NOT reloaded, the previous users and ACL stay in force: {error.splitlines()[0]}",
+        problems,
+    )

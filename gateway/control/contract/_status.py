@@ -100,6 +100,11 @@ class ReloadResult:
         source: what triggered it: "startup", "sighup" or "command".
         message: one line for people ("applied: 2 devices changed" or the first problem).
         problems: every problem found, one line each (``file:line: key: reason``); empty when ok.
+        security_reloaded: the embedded broker's password and ACL files: ``true`` re-read and in force,
+            ``false`` one was invalid and the previous users and ACL stay in force (``ok`` is then
+            false too), ``null`` not re-read (none configured, or the configuration was invalid).
+        security_message: one line about the password and ACL files (the error when they were kept),
+            or ``null``.
     """
 
     KIND: ClassVar[str] = "reload_result"
@@ -108,6 +113,8 @@ class ReloadResult:
     source: str
     message: str
     problems: tuple[str, ...] = ()
+    security_reloaded: bool | None = None
+    security_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
