@@ -37,7 +37,7 @@ from gateway.app.local_bus import BrokerLocalBus
 from gateway.app.node_metrics import NodeMetrics
 from gateway.app.observed_node import ObservedEdgeNode
 from gateway.app.observed_session import ObservedSession
-from gateway.broker import Broker, BrokerMessage
+from gateway.broker import Broker, BrokerMessage, BrokerNotRunning, LocalProtocolError
 from gateway.broker.auth import Security
 from gateway.config import LoadedConfig
 from gateway.config.devices import DeviceConfig
@@ -328,8 +328,12 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a task that had already failed: say which, then go on stopping
+                log.exception("task %s had failed", task.get_name())
         if self.broker is not None:
             await self.broker.stop()
         self.stopped.set()
@@ -456,7 +460,7 @@ class Daemon:
         )
         try:
             self.broker.publish(topic, payload, qos=1, retain=False, properties=properties)
-        except Exception as exc:  # an invalid reply topic from the client: log it, nothing else to do
+        except (LocalProtocolError, BrokerNotRunning) as exc:  # an invalid reply topic, or stopping
             log.warning("cannot answer on %r: %s", topic, exc, extra={"topic": topic})
 
     async def _node_metrics_loop(self) -> None:

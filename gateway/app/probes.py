@@ -128,6 +128,7 @@ async def browse_endpoint(endpoint: str, node_id: str) -> c.BrowseResult:
     import asyncio
 
     from asyncua.client.client import Client
+    from asyncua.ua.uaerrors import UaError
 
     # The drivers' own browse helper, so configured and ad-hoc browsing list nodes the same way.
     from drivers.opcua._browse import browse_children
@@ -145,7 +146,9 @@ async def browse_endpoint(endpoint: str, node_id: str) -> c.BrowseResult:
         entries = await asyncio.wait_for(
             browse_children(client, None if node_id == "i=85" else node_id), BROWSE_TIMEOUT_S
         )
-    except Exception as exc:  # asyncua raises status-code subclasses: report them as the device's answer
+    except (UaError, OSError, TimeoutError, ValueError) as exc:
+        # asyncua raises status-code subclasses of UaError (a RuntimeError); a dropped connection is an
+        # OSError; a node id it cannot parse is a ValueError: each is the device's answer, not our bug
         raise CommandFailureError(
             c.ErrorCode.DEVICE_ERROR, f"{endpoint}: browsing {node_id} failed: {exc}"
         ) from None
