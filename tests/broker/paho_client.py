@@ -50,7 +50,7 @@ class PahoClient:
         else:
             self.client.connect("127.0.0.1", port, keepalive)
         self.client.loop_start()
-        await async_wait_until(lambda: self.connacks, timeout=5, message="CONNACK")
+        await async_wait_until(lambda: self.connacks, timeout=20, message="CONNACK")
         return self.connacks[-1]
 
     async def subscribe(self, topic: str, qos: int = 0, **kwargs: Any) -> Any:
@@ -60,7 +60,7 @@ class PahoClient:
             self.client.subscribe(topic, options=options, properties=kwargs.get("properties"))
         else:
             self.client.subscribe(topic, qos)
-        await async_wait_until(lambda: len(self.subacks) > before, timeout=5, message=f"SUBACK for {topic}")
+        await async_wait_until(lambda: len(self.subacks) > before, timeout=20, message=f"SUBACK for {topic}")
         return self.subacks[-1]
 
     async def publish(
@@ -73,9 +73,9 @@ class PahoClient:
     ) -> None:
         info = self.client.publish(topic, payload, qos, retain, properties)
         if qos:
-            await async_wait_until(lambda: info.mid in self.acked, timeout=5, message=f"ack of {topic}")
+            await async_wait_until(lambda: info.mid in self.acked, timeout=20, message=f"ack of {topic}")
 
-    async def wait_messages(self, count: int, timeout: float = 5.0) -> list[mqtt.MQTTMessage]:
+    async def wait_messages(self, count: int, timeout: float = 20.0) -> list[mqtt.MQTTMessage]:
         await async_wait_until(
             lambda: len(self.messages) >= count,
             timeout=timeout,

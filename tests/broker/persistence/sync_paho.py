@@ -49,13 +49,13 @@ class SyncClient:
         else:
             self.client.connect_async("127.0.0.1", port, 30)
         self.client.loop_start()
-        wait_until(lambda: self.connacks, timeout=10, message="CONNACK")
+        wait_until(lambda: self.connacks, timeout=30, message="CONNACK")
         return self.connacks[-1]
 
     def subscribe(self, topic: str, qos: int) -> Any:
         before = len(self.subacks)
         self.client.subscribe(topic, qos)
-        wait_until(lambda: len(self.subacks) > before, timeout=10, message=f"SUBACK {topic}")
+        wait_until(lambda: len(self.subacks) > before, timeout=30, message=f"SUBACK {topic}")
         return self.subacks[-1]
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:

@@ -279,6 +279,92 @@ async def test_reload_revokes_receive_for_a_connected_durable_subscriber(
     assert [m.payload for m in op.messages] == [b"before", b"m"]
 
 
+REVOKED_PUBLISH_ACL = ACL.replace('{ allow = "publish", topic = "plant/line/+" },', "")
+
+
+async def subscribe_and_collect_retained(
+    login: ClientFactory, client_id: str, version: int
+) -> list[tuple[str, bytes]]:
+    """A new subscriber to plant/line/+: the retained messages it is served, proven complete by a marker
+    sent after the SUBACK (retained messages are written right after the SUBACK, TCP keeps the order)."""
+    reader = await login("admin", client_id, version)
+    await reader.subscribe(f"markers/{client_id}", 1)
+    await reader.subscribe("plant/line/+", 1)
+    await prove_nothing_else_arrives(reader, reader, client_id)
+    got = [(m.topic, m.payload) for m in reader.messages if m.retain]
+    reader.stop()
+    return got
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_retained_message_of_a_publisher_whose_publish_access_was_revoked_is_withheld(
+    secure: SecureBroker, login: ClientFactory, version: int
+) -> None:
+    """T21: the retained message stays stored, but is not served while its publisher (by user name and
+    client id) may no longer publish to its topic; restoring the access serves it again."""
+    op = await login("op", "op-retainer", version)
+    await op.publish("plant/line/1", b"from op", 1, retain=True)
+    admin = await login("admin", "adm-retainer", version)
+    await admin.publish("plant/line/2", b"from admin", 1, retain=True)
+    both = [("plant/line/1", b"from op"), ("plant/line/2", b"from admin")]
+    assert sorted(await subscribe_and_collect_retained(login, "before", version)) == both
+
+    secure.acl_path.write_text(REVOKED_PUBLISH_ACL)
+    assert secure.security.files.reload().ok
+    assert await subscribe_and_collect_retained(login, "after", version) == [("plant/line/2", b"from admin")]
+    assert secure.broker.core.retained.get("plant/line/1") is not None, "withheld, not deleted"
+
+    secure.acl_path.write_text(ACL)
+    assert secure.security.files.reload().ok
+    assert sorted(await subscribe_and_collect_retained(login, "restored", version)) == both
+
+
+async def test_revoked_publishers_retained_message_stays_withheld_after_a_restart(tmp_path: Path) -> None:
+    """T21 with the SQLite store: the publisher's identity is stored with the retained message, so a broker
+    started later with an ACL that revokes the publisher does not serve it."""
+    from gateway.broker.persistence import SqlitePersistence
+
+    passwd, acl_path = write_security_files(tmp_path)
+    settings = BrokerSettings(
+        listeners=(ListenerSettings(host="127.0.0.1", port=0),), password_file=passwd, acl_file=acl_path
+    )
+
+    async def run_broker() -> Broker:
+        security = build_security(settings)
+        persistence = SqlitePersistence(tmp_path / "data")
+        broker = Broker(
+            settings,
+            authenticator=security.authenticator,
+            authorizer=security.authorizer,
+            persistence=persistence,
+        )
+        await broker.start()
+        return broker
+
+    broker = await run_broker()
+    op = PahoClient("op-restart", 5)
+    op.client.username_pw_set("op", USERS["op"])
+    assert (await op.connect(broker.ports[0]))[1] == 0
+    await op.publish("plant/line/1", b"from op", 1, retain=True)
+    op.stop()
+    await broker.stop()
+
+    acl_path.write_text(REVOKED_PUBLISH_ACL)
+    broker = await run_broker()
+    try:
+        assert broker.core.retained.get("plant/line/1") is not None, "restored from the store"
+        reader = PahoClient("reader", 5)
+        reader.client.username_pw_set("admin", USERS["admin"])
+        assert (await reader.connect(broker.ports[0]))[1] == 0
+        await reader.subscribe("markers/reader", 1)
+        await reader.subscribe("plant/line/+", 1)
+        await prove_nothing_else_arrives(reader, reader, "reader")
+        assert [m.topic for m in reader.messages] == ["markers/reader"]
+        reader.stop()
+    finally:
+        await broker.stop()
+
+
 async def test_failed_reload_keeps_the_old_rules_in_force(
     secure: SecureBroker, login: ClientFactory, raw_mqtt: RawFactory
 ) -> None:
