@@ -1,0 +1,101 @@
+"""The decoder's fast path (restricted schema + rare-field check) must give what the full schema gives.
+
+``sparkplug._decode`` takes the fast path only when no metric carries a field outside the common shape
+(flags, metadata, properties, DataSet, Template, extension). These payloads are written byte by byte so
+that they contain what our encoder never writes: unknown fields, repeated scalars, fields of the wrong
+wire type. The reference is the full schema decoded metric by metric.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sparkplug import DataType, Metric, Payload, decode_payload, encode_payload
+from sparkplug._decode import _has_rare_fields, decode_metric
+from sparkplug._generated import sparkplug_b_pb2 as pb
+from sparkplug.datatypes import Quality
+from sparkplug.errors import SparkplugDecodeError
+from sparkplug.model import DataSet, MetaData, PropertySet, Template, quality_property
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(number: int, wire: int, body: bytes) -> bytes:
+    return _varint(number << 3 | wire) + (_varint(len(body)) + body if wire == 2 else body)
+
+
+def _metric(*fields: bytes) -> bytes:
+    return _field(2, 2, b"".join(fields))
+
+
+def _full(data: bytes) -> tuple[Metric, ...]:
+    return tuple(decode_metric(pm) for pm in pb.Payload.FromString(data).metrics)
+
+
+ALIAS_1 = _field(2, 0, _varint(1))
+INT32 = _field(4, 0, _varint(DataType.Int32))
+VALUE_7 = _field(10, 0, _varint(7))
+
+
+@pytest.mark.parametrize(
+    ("extra", "rare"),
+    [
+        (b"", False),
+        (_field(5, 0, b"\x01"), True),  # is_historical
+        (_field(6, 0, b"\x00"), True),  # is_transient, even when false
+        (_field(7, 0, b"\x01"), True),  # is_null beside a value
+        (_field(8, 2, b""), True),  # empty metadata
+        (_field(9, 2, b""), True),  # empty properties
+        (_field(20, 0, b"\x05"), False),  # unknown field: both paths skip it
+        # is_historical as length-delimited: unknown to the full schema, but the rare-field check reads it
+        # as a packed list and so stays conservative (full path); never the other way round
+        (_field(5, 2, b"xy"), True),
+        (_field(2, 0, _varint(9)), False),  # alias repeated: the last one wins on both paths
+        (_field(11, 0, _varint(8)), False),  # a second value field: the oneof keeps the last
+    ],
+)
+def test_fast_path_matches_full_schema(extra: bytes, rare: bool) -> None:
+    first = _metric(ALIAS_1, INT32, VALUE_7, extra)
+    data = _field(1, 0, _varint(5)) + first + _metric(ALIAS_1, INT32, VALUE_7)
+    assert _has_rare_fields(data) is rare
+    try:
+        expected: tuple[Metric, ...] | str = _full(data)
+    except SparkplugDecodeError as exc:
+        expected = str(exc)
+    try:
+        got: tuple[Metric, ...] | str = decode_payload(data).metrics
+    except SparkplugDecodeError as exc:
+        got = str(exc)
+    assert got == expected
+
+
+def test_rare_value_kinds_take_the_full_path() -> None:
+    """DataSet, Template, metadata and properties metrics decode correctly among ordinary ones."""
+    plain = Metric(name="a", alias=1, timestamp=2, datatype=DataType.Int8, value=-3)
+    for extra in (
+        Metric(name="ds", datatype=DataType.DataSet, value=DataSet(("c",), (DataType.Int32,), ((1,),))),
+        Metric(name="t", datatype=DataType.Template, value=Template(template_ref="T", metrics=(plain,))),
+        Metric(name="b", datatype=DataType.Bytes, value=b"\x00", metadata=MetaData(content_type="x")),
+        Metric(
+            name="q",
+            datatype=DataType.Int32,
+            value=1,
+            properties=PropertySet((("Quality", quality_property(Quality.GOOD)),)),
+        ),
+    ):
+        payload = Payload(timestamp=1, seq=2, metrics=(plain, extra, plain))
+        data = encode_payload(payload)
+        assert _has_rare_fields(data)
+        assert decode_payload(data) == payload
+
+
+def test_rare_field_check_reports_garbage_as_decode_error() -> None:
+    with pytest.raises(SparkplugDecodeError, match="not a Sparkplug B protobuf payload"):
+        decode_payload(_field(2, 2, b"\x48"))  # a metric whose only byte is a truncated field 9 tag
