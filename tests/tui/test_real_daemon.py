@@ -208,3 +208,48 @@ def test_real_tui_in_tmux(plant: Plant, tmp_path: Path) -> None:
         )
     finally:
         subprocess.run([tmux, "-S", socket, "kill-server"], capture_output=True, check=False)
+
+
+async def test_every_screen_opens_and_rebirth_disable_probe_reach_the_daemon(plant: Plant) -> None:
+    app = _app(plant, "tui-real-screens")
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        model = app.attachment.model
+        await wait_for(
+            pilot,
+            lambda: model.uplink and model.uplink.message.session_state.value == "online" and model.broker,
+            "online",
+            timeout=30,
+        )
+        expected = {
+            "1": "Plant/gw-tui",
+            "2": "skid",
+            "3": "skid/speed_setpoint",
+            "4": "site-a",
+            "5": "Store and forward",
+            "6": "tui-real-screens",  # this UI is a client of the embedded broker
+            "7": "Sparkplug messages seen",  # Sparkplug goes upstream here, not to the embedded broker
+            "8": "showing info and above",
+            "9": "edge_node_id: gw-tui",
+            "0": "Modbus probe",
+        }
+        for key, needle in expected.items():
+            await pilot.press(key)
+            await wait_text(pilot, needle, timeout=30)
+        # the probe reads the simulator through the configured device
+        app.screen.query_one("#p-device").value = "skid"  # type: ignore[attr-defined]
+        app.screen.query_one("#p-address").value = "102"  # type: ignore[attr-defined]
+        app.screen.query_one("#p-type").value = "uint16"  # type: ignore[attr-defined]
+        await pilot.click("#p-read")
+        await wait_text(pilot, "registers (hex):")
+        await pilot.press("4", "R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "rebirth confirmation")
+        await pilot.press("tab", *"rebirth", "enter")
+        await wait_text(pilot, "births sent")
+        await wait_for(
+            pilot, lambda: model.uplink and model.uplink.message.rebirths >= 1, "a rebirth counted", 20
+        )
+        await pilot.press("2", "E")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "disable confirmation")
+        await pilot.press("tab", *"skid", "enter")
+        await wait_for(pilot, lambda: not model.devices["skid"].message.enabled, "skid disabled", 20)
+        await wait_text(pilot, "disabled")
