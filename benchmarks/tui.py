@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from gateway.control import contract as c  # noqa: E402
 
 T_DEVICES = 100
+POLL_S = 0.002  # between two capture-pane looks
 
 
 def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -145,6 +146,7 @@ class Terminal:
         while needle not in self.screen():
             if time.monotonic() - started > timeout:
                 raise SystemExit(f"{needle!r} not on screen after {timeout} s:\n{self.screen()}")
+            time.sleep(POLL_S)  # leave the CPU to the UI: the machine has 2 cores
         return time.monotonic() - started
 
     def key(self, key: str) -> None:
