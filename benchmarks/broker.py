@@ -16,6 +16,9 @@ line per figure: ours, mosquitto's, the ratio and the goal, plus the generator's
 saturated generator is visible. The machine may be shared: figures are noisy.
 
     .venv/bin/python benchmarks/broker.py [--repeat 3] [--scenarios fanin0,fanin1,fanout,latency,conns]
+
+``--ours-store`` runs ours with its SQLite store in the throughput scenarios, ``--durable-ack`` adds the
+``durable_ack`` setting (PUBACK/PUBREC after the commit); compare the two runs' "ours" figures.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
 
 
-def serve_ours(data_dir: str | None, port: int) -> None:
+def serve_ours(data_dir: str | None, port: int, durable_ack: bool = False) -> None:
     """Child mode (``--serve``): our broker with unbounded-ish queues and no connection-rate limit, like
     mosquitto's benchmark configuration; prints ``listening on HOST:PORT`` like ``edge-gateway broker``.
     With ``data_dir``, retained messages and sessions persist there (SQLite)."""
@@ -102,6 +105,7 @@ def serve_ours(data_dir: str | None, port: int) -> None:
         sys_interval=0,
         limits=limits,
         data_dir=Path(data_dir) if data_dir else None,
+        durable_ack=durable_ack,
     )
     persistence = None
     if data_dir:
@@ -122,10 +126,14 @@ def serve_ours(data_dir: str | None, port: int) -> None:
 class Ours:
     name = "ours"
 
-    def __init__(self, workdir: Path, data_dir: Path | None = None, port: int = 0) -> None:
+    def __init__(
+        self, workdir: Path, data_dir: Path | None = None, port: int = 0, durable_ack: bool = False
+    ) -> None:
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", "--serve-port", str(port)]
         if data_dir is not None:
             command += ["--serve-data-dir", str(data_dir)]
+        if durable_ack:
+            command += ["--serve-durable-ack"]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -209,9 +217,16 @@ def main() -> int:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # child process mode
     parser.add_argument("--serve-port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--serve-data-dir", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-durable-ack", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--ours-store", action="store_true", help="ours with its SQLite store in the throughput scenarios"
+    )
+    parser.add_argument(
+        "--durable-ack", action="store_true", help="ours with durable_ack (implies --ours-store)"
+    )
     args = parser.parse_args()
     if args.serve:
-        serve_ours(args.serve_data_dir, args.serve_port)
+        serve_ours(args.serve_data_dir, args.serve_port, args.serve_durable_ack)
         return 0
     if args.no_uvloop:
         os.environ["EDGE_GATEWAY_NO_UVLOOP"] = "1"  # inherited by our broker's process
@@ -227,10 +242,15 @@ def main() -> int:
             if scenario in ("fanin0", "fanin1", "fanout"):
                 extra = [*extra, "-K", str(args.count)]
             samples: dict[str, list[dict[str, Any]]] = {"ours": [], "mosquitto": []}
-            for _ in range(args.repeat):
+            for run in range(args.repeat):
                 for factory in (Ours, Mosquitto):
                     # A fresh broker per run: idle-connection memory and queues start from zero.
-                    broker = factory(workdir)
+                    broker: Ours | Mosquitto
+                    if factory is Ours and (args.ours_store or args.durable_ack):
+                        store = workdir / f"ours-{scenario}-{run}"
+                        broker = Ours(workdir, store, durable_ack=args.durable_ack)
+                    else:
+                        broker = factory(workdir)
                     try:
                         samples[broker.name].append(run_generator(bench_name, extra, broker.port, broker.pid))
                     finally:
@@ -261,6 +281,8 @@ def main() -> int:
                             ),
                             "python": sys.version.split()[0],
                             "uvloop": _has_uvloop() and not args.no_uvloop,
+                            "ours_store": args.ours_store or args.durable_ack,
+                            "durable_ack": args.durable_ack,
                             "cpus": os.cpu_count(),
                         }
                     ),

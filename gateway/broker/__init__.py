@@ -4,7 +4,8 @@ Public surface (what the rest of the gateway and the other broker parts use)
 ---------------------------------------------------------------------------
 - :class:`BrokerSettings` (``settings.py``): listeners (host default 127.0.0.1, port 0 = any, optional
   :class:`TlsSettings`), ``allow_anonymous`` (default False), ``password_file``, ``acl_file``, ``data_dir``,
-  :class:`BrokerLimits`, ``sys_interval``. Frozen dataclasses; the config loader builds them.
+  :class:`BrokerLimits`, ``sys_interval``, ``durable_ack``, ``response_information``. Frozen dataclasses;
+  the config loader builds them.
 - :class:`Broker` (``service.py``), used from a running event loop::
 
       broker = Broker(settings, authenticator=..., authorizer=..., persistence=...)
@@ -20,7 +21,8 @@ Public surface (what the rest of the gateway and the other broker parts use)
   ``gateway.broker.persistence``:
   :class:`Authenticator` (AuthRequest -> AuthDecision, may be awaitable), :class:`Authorizer`
   (ClientIdentity, Action publish|subscribe|receive, topic -> bool), :class:`BrokerPersistence` (load at
-  start; retained set/clear, session saved/removed, message queued/acknowledged; flush; close). Defaults:
+  start; retained set/clear, session saved/removed, message queued/in flight/acknowledged, inbound QoS 2
+  received/released, after_commit; flush; close). Defaults:
   anonymous by ``allow_anonymous``, allow-all authorizer (None), in-memory persistence.
 
 Policies (stated here once; each is counted in ``Broker.stats`` and under ``$SYS``)
@@ -37,9 +39,16 @@ Policies (stated here once; each is counted in ``Broker.stats`` and under ``$SYS
   first; cancelled when the client resumes its session (clean start 0) in time.
 - 3.1.1 keep-alive above ``max_keepalive`` (or 0) is accepted and enforced as ``max_keepalive``; 5.0 clients
   are told the cap as Server Keep Alive.
-- Persistence is write-behind: PUBACK is sent once the message is handed to BrokerPersistence, and messages
-  restored after a restart are sent with DUP set, since they may have reached the client before (the
-  in-flight state itself is not persisted; a QoS 2 message counts as delivered once PUBRECed).
+- Persistence is write-behind: PUBACK/PUBREC is sent once the message is handed to BrokerPersistence;
+  with ``BrokerSettings.durable_ack`` only after the store committed it (``after_commit``), so nothing
+  acknowledged is lost on kill -9. Messages restored after a restart are sent with DUP set, since they may
+  have reached the client before. The QoS 2 in-flight state is persisted [MQTT-4.4.0-1]: outgoing packet
+  ids (PUBLISH resent with the same id, PUBREL resent once PUBRECed; the stored row goes at PUBCOMP) and
+  incoming packet ids awaiting PUBREL (duplicates still detected after a restart).
+- Retained messages carry their publisher's identity (client id, user name) and are served only while
+  that publisher may still publish to the topic (re-checked on every serve: an ACL reload applies, T21).
+- 5.0 Request Response Information gets ``<response_information><client id>/`` in CONNACK when
+  ``BrokerSettings.response_information`` is set (default None: none is sent [MQTT-3.1.2-28]).
 
 Inside
 ------

@@ -12,7 +12,8 @@ The durability promise (README.md, "Durability"):
   The writer commits at most ``commit_interval`` (default 0.05 s) after a change arrives, plus the time of
   the commit itself; so anything the broker acknowledged (PUBACK is sent after the hand-off) more than
   ``commit_interval`` + one commit before the crash is kept. Changes in that last window may be lost;
-  a lost acknowledgement only means a message is delivered again (at least once).
+  a lost acknowledgement only means a message is delivered again (at least once). With the broker's
+  ``durable_ack``, PUBACK/PUBREC waits for :meth:`after_commit`, so nothing acknowledged is in that window.
 - the file is never left unreadable by a crash (SQLite WAL); a store that is unreadable anyway is handled at
   start-up as :mod:`.opening` describes.
 """
