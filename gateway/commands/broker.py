@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.broker import Broker
@@ -69,12 +69,21 @@ def build_broker(args: argparse.Namespace) -> tuple[Broker, Callable[[], object]
     from gateway.errors import StartupError
 
     settings = BrokerSettings()
+    store_options: dict[str, Any] = {}
     if args.config is not None:
         from gateway.app.convert import broker_settings
+        from gateway.broker.persistence import Recovery
         from gateway.config.loader import load_config
 
         loaded = load_config(Path(args.config))
         settings = broker_settings(loaded.config.broker, loaded.config.data_dir / "broker")
+        stored = loaded.config.broker.persistence
+        # The store options of the file, as the daemon applies them (recovery policy, commit interval).
+        store_options = {
+            "recovery": Recovery(stored.recovery.value),
+            "commit_interval": stored.commit_interval_s,
+            "queue_size": stored.queue_size,
+        }
     if args.data_dir is not None:
         settings = dataclasses.replace(settings, data_dir=Path(args.data_dir))
     if args.allow_anonymous:
@@ -108,7 +117,7 @@ def build_broker(args: argparse.Namespace) -> tuple[Broker, Callable[[], object]
     if settings.data_dir is not None:
         from gateway.broker.persistence import SqlitePersistence
 
-        persistence = SqlitePersistence(settings.data_dir)
+        persistence = SqlitePersistence(settings.data_dir, **store_options)
     broker = Broker(settings, authenticator=authenticator, authorizer=authorizer, persistence=persistence)
     return broker, reload_security
 
