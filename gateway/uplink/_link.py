@@ -368,6 +368,12 @@ class PahoLink:
         return info.mid
 
     @property
+    def write_pending(self) -> bool:
+        """paho holds bytes the kernel did not take yet (the socket buffer is full). The drain sends
+        nothing more while this is true, so a live publish never queues behind drained bytes here."""
+        return self._writer_registered
+
+    @property
     def unacknowledged(self) -> int:
         """QoS>0 publishes sent and not yet acknowledged."""
         return len(self._acks)

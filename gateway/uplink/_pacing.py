@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+_BURST_S = 0.02
+"""Seconds of credit, so one timer wake-up can send a small batch."""
+
 
 @dataclass(frozen=True, slots=True)
 class DrainPacing:
@@ -55,11 +58,14 @@ class DrainPacer:
         self._baseline: float | None = None
         self._last_cut = now
 
+    def delay(self, now: float) -> float:
+        """How long until the next message may go (0: now), without reserving anything."""
+        return max(0.0, max(self._next, now - _BURST_S) - now)
+
     def reserve(self, size: int, now: float) -> float:
         """Reserve a slot for a message of ``size`` bytes; returns how long to wait before sending it."""
         cost = max(1.0 / self.rate, size / self._pacing.max_bytes_per_s)
-        burst = 0.02  # seconds of credit, so a timer wake-up can send a small batch
-        start = max(self._next, now - burst)
+        start = max(self._next, now - _BURST_S)
         self._next = start + cost
         return max(0.0, start - now)
 
