@@ -259,10 +259,13 @@ class Connection(ConnectMixin, InboundPublishMixin, OutputMixin):
             found = packet.packet_id in session.inbound_qos2
             if found:
                 session.inbound_qos2.discard(packet.packet_id)
+                session.inbound_restored.discard(packet.packet_id)
                 if session.persistent:
                     self._core.persistence.inbound_qos2_released(self.client_id, packet.packet_id)
             reason = 0 if found else ReasonCode.PACKET_IDENTIFIER_NOT_FOUND
-            self._write(encode_ack(7, packet.packet_id, reason, version=self.version))
+            # With durable_ack the PUBCOMP too waits for the commit: the client may reuse the packet id
+            # once it has it, and a release lost in a crash would make that new message look like a resend.
+            self._send_ack(encode_ack(7, packet.packet_id, reason, version=self.version))
         elif isinstance(packet, Subscribe):
             suback, retained_for = self._core.subscribe(self, packet)
             self._write(suback)

@@ -82,11 +82,11 @@ class InboundPublishMixin:
     # -- PUBLISH in -------------------------------------------------------------------------------------
 
     def _on_publish_frame(self, first: int, buf: bytes, start: int, end: int, now: float) -> None:
-        topic, topic_bytes, qos, retain, _dup, pid, props, payload_start = parse_publish(
+        topic, topic_bytes, qos, retain, dup, pid, props, payload_start = parse_publish(
             first, buf, start, end, self.version
         )
         payload = buf[payload_start:end]
-        message = self._on_publish(topic, topic_bytes, payload, qos, retain, pid, props, now)
+        message = self._on_publish(topic, topic_bytes, payload, qos, retain, pid, props, now, dup)
         if message is None:
             return
         if props is NO_PROPERTIES:
@@ -111,6 +111,7 @@ class InboundPublishMixin:
         pid: int | None,
         props: Properties,
         now: float,
+        dup: bool = False,
     ) -> Message | None:
         """Validate and route (QoS 1/2 and retained) or return the Message for the caller to route (QoS 0
         not retained, so it can attach the received bytes first). Sends the acknowledgement."""
@@ -142,9 +143,16 @@ class InboundPublishMixin:
         session = self.session
         assert session is not None
         if qos == 2 and pid in session.inbound_qos2:
-            # A resend of a QoS 2 message we already routed: acknowledge, never route twice [MQTT-4.3.3-10].
-            self._send_ack(encode_ack(5, pid, version=self.version))
-            return None
+            if dup or pid not in session.inbound_restored:
+                # A resend of a QoS 2 message we already routed: acknowledge, never route twice
+                # [MQTT-4.3.3-10].
+                self._send_ack(encode_ack(5, pid, version=self.version))
+                return None
+            # A packet id restored from the store, now on a PUBLISH without DUP: a client reuses an id only
+            # after PUBCOMP and sets DUP on every resend [MQTT-3.3.1-1], so this is a new message and the
+            # stored id is stale (its PUBREL was handled in the last write-behind window before a crash).
+            session.inbound_qos2.discard(pid)
+            session.inbound_restored.discard(pid)
         if qos == 2 and len(session.inbound_qos2) >= core.limits.receive_maximum:
             raise ProtocolError(
                 "more unacknowledged QoS 2 PUBLISH than Receive Maximum", ReasonCode.RECEIVE_MAXIMUM_EXCEEDED

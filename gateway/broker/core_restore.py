@@ -92,5 +92,7 @@ class RestoreMixin:
                 session.subscriptions[sub.topic_filter] = sub
             for queued in state.queues.get(saved.client_id, ()):
                 session.restore(queued, now)
-            session.inbound_qos2.update(state.inbound_qos2.get(saved.client_id, ()))
+            restored_ids = state.inbound_qos2.get(saved.client_id, ())
+            session.inbound_qos2.update(restored_ids)
+            session.inbound_restored.update(restored_ids)
             self.sessions[saved.client_id] = session

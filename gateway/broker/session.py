@@ -68,6 +68,7 @@ class Session:
         "expiry_interval",
         "identity",
         "inbound_qos2",
+        "inbound_restored",
         "inflight",
         "limits",
         "queue",
@@ -100,6 +101,8 @@ class Session:
         self.queue: deque[Delivery] = deque()
         self.queued_bytes = 0
         self.inbound_qos2: set[int] = set()
+        # Packet ids in inbound_qos2 that came from the store at start-up (see connection_publish).
+        self.inbound_restored: set[int] = set()
         self.expires_at: float | None = None
         self.identity = ClientIdentity(client_id, None)
         self._next_pid = 1

@@ -208,6 +208,36 @@ async def test_qos2_in_flight_state_survives_a_restart_both_directions(raw_mqtt:
         await restarted.stop()
 
 
+async def test_restored_qos2_packet_id_reused_without_dup_is_a_new_message(raw_mqtt: RawFactory) -> None:
+    """A release lost in a crash (write-behind window) leaves a stale packet id in the store; the client,
+    which got its PUBCOMP, reuses the id with DUP 0: that is a new message and is routed. A DUP 1 resend
+    of it is then a duplicate again."""
+    store = MemoryStore()
+    session = Properties(session_expiry_interval=3600)
+    store.sessions["pub"] = StoredSession("pub", 5, 3600, disconnected_at=None)
+    store.inbound["pub"] = {21}  # what the crash left: the PUBREL of 21 was handled but never committed
+    async with Broker(SETTINGS, persistence=store) as broker:
+        sub = await raw_mqtt(broker.ports[0], version=5)
+        await sub.connect("sub")
+        await sub.send_packet(Subscribe(1, (SubscriptionRequest("n/#", 1),)))
+        assert isinstance(await sub.read_packet(), Suback)
+        pub = await raw_mqtt(broker.ports[0], version=5)
+        assert (await pub.connect("pub", clean_start=False, properties=session)).session_present
+        await pub.send_packet(Publish("n/1", b"new", 2, packet_id=21))
+        assert await pub.read_packet() == Pubrec(21)
+        got = await sub.read_packet()
+        assert isinstance(got, Publish) and got.payload == b"new"
+        await sub.send_packet(Puback(got.packet_id or 0))
+        await pub.send_packet(Publish("n/1", b"new", 2, dup=True, packet_id=21))  # its resend
+        assert await pub.read_packet() == Pubrec(21)
+        await pub.send_packet(Pubrel(21))
+        assert await pub.read_packet() == Pubcomp(21)
+        await pub.send_packet(Publish("n/2", b"marker", 1, packet_id=22))
+        assert await pub.read_packet() == Puback(22)
+        marker = await sub.read_packet()
+        assert isinstance(marker, Publish) and marker.payload == b"marker", f"routed twice: {marker!r}"
+
+
 class Policy:
     """Deny rules by client id, enough to exercise every place the broker consults the Authorizer."""
 
