@@ -48,6 +48,7 @@ class _Counters:
     pending: int = 0
     appended: int = 0
     removed: int = 0
+    left: int = 0  # rows that left the queue: removed after an acknowledgement, or dropped by a cap
     commits: int = 0
     disk_full: bool = False
     dropped: dict[DropReason, int] = field(default_factory=dict)

@@ -11,7 +11,8 @@ Durability settings (see README, "Store-and-forward durability"):
 - ``synchronous=FULL``: the WAL is fsynced at every commit, so a power loss loses at most the batch being
   committed. Commits are batched by the writer thread, so this is a few fsyncs per second, not one per
   message.
-- ``journal_size_limit``: the WAL is truncated back to 16 MiB after checkpoints (T37).
+- ``journal_size_limit``: the WAL is truncated back to 16 MiB after checkpoints; when a long reader made
+  it grow past that, the writer truncates it once the reader has gone (``_wal``, T37).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ MESSAGES = "messages"
 META = "meta"
 LAST_ID_KEY = "last_id"
 WAL_SIZE_LIMIT = 16 * 1024 * 1024
+BUSY_TIMEOUT_MS = 5000
 SQLITE_FULL = 13
 
 
@@ -100,7 +102,7 @@ def _open_file(path: Path, problems: list[StoreProblem], max_page_count: int | N
 
 def _connect(target: str) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
-    connection = sqlite3.connect(target, isolation_level=None, timeout=5.0)
+    connection = sqlite3.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     return connection

@@ -45,6 +45,7 @@ class MessageStore:
         commit_interval: minimum seconds between commits that contain appends (group commit).
         handoff_capacity: maximum messages waiting for the writer thread.
         clock_ms: UTC milliseconds now, for the age cap (tests inject a fake clock).
+        monotonic: seconds, for the in/out rates and the ETA in ``status()`` (tests inject a fake clock).
         max_page_count: ``PRAGMA max_page_count`` for tests of SQLITE_FULL without root.
     """
 
@@ -56,6 +57,7 @@ class MessageStore:
         commit_interval: float = 0.05,
         handoff_capacity: int = 100_000,
         clock_ms: Callable[[], int] = _utc_ms,
+        monotonic: Callable[[], float] = time.monotonic,
         max_page_count: int | None = None,
     ) -> None:
         self._path = path
@@ -63,6 +65,7 @@ class MessageStore:
         self._commit_interval = commit_interval
         self._capacity = handoff_capacity
         self._clock_ms = clock_ms
+        self._monotonic = monotonic
         self._max_page_count = max_page_count
         self._writer: StoreWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -81,6 +84,7 @@ class MessageStore:
             commit_interval=self._commit_interval,
             complete=self._complete,
             clock_ms=self._clock_ms,
+            monotonic=self._monotonic,
             max_page_count=self._max_page_count,
         )
         await asyncio.to_thread(writer.start)

@@ -133,6 +133,10 @@ class StoreStatus:
         disk_full: the last insert hit SQLITE_FULL (cleared by the next successful insert).
         problems: start-up and run-time problems, oldest first.
         max_bytes: the configured byte cap (``None``: unlimited), for a fill-level display.
+        in_per_s: messages committed per second, over the last 10 s.
+        out_per_s: messages leaving per second (acknowledged upstream, or dropped), over the last 10 s.
+        eta_s: seconds until the queue is empty at those rates: 0 when empty, ``None`` when it is not
+            shrinking (storing, or a stalled drain).
     """
 
     mode: StoreMode
@@ -147,6 +151,9 @@ class StoreStatus:
     disk_full: bool = False
     problems: tuple[StoreProblem, ...] = ()
     max_bytes: int | None = None
+    in_per_s: float = 0.0
+    out_per_s: float = 0.0
+    eta_s: float | None = None
 
     @property
     def dropped_total(self) -> int:

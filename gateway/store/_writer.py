@@ -30,7 +30,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gateway.store._commands import (
@@ -43,7 +43,8 @@ from gateway.store._commands import (
     _Counters,
 )
 from gateway.store._exceptions import StoreClosedError, StoreError, StoreFullError
-from gateway.store._schema import LAST_ID_KEY, SQLITE_FULL, open_database
+from gateway.store._rates import RecentRates, eta_seconds
+from gateway.store._schema import BUSY_TIMEOUT_MS, LAST_ID_KEY, SQLITE_FULL, WAL_SIZE_LIMIT, open_database
 from gateway.store._types import (
     DropReason,
     NewMessage,
@@ -53,6 +54,7 @@ from gateway.store._types import (
     StoreProblem,
     StoreStatus,
 )
+from gateway.store._wal import WAL_CHECK_INTERVAL_S, WalKeeper
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class StoreWriter:
             this bounds the loss on power failure to one interval.
         complete: runs a completion on the caller's side (``loop.call_soon_threadsafe``).
         clock_ms: UTC milliseconds now (the age cap); injectable for tests.
+        monotonic: seconds for the in/out rates (injectable for tests).
         max_page_count: optional ``PRAGMA max_page_count`` (tests: SQLITE_FULL without root).
     """
 
@@ -78,6 +81,7 @@ class StoreWriter:
         commit_interval: float,
         complete: Complete,
         clock_ms: Callable[[], int],
+        monotonic: Callable[[], float] = time.monotonic,
         max_page_count: int | None = None,
     ) -> None:
         self._path = path
@@ -94,6 +98,9 @@ class StoreWriter:
         self._connection: sqlite3.Connection | None = None
         self._next_id = 1
         self._last_commit = 0.0
+        self._wal = WalKeeper(path, WAL_SIZE_LIMIT, BUSY_TIMEOUT_MS)
+        self._monotonic = monotonic
+        self._rates = RecentRates(monotonic())
         self._thread = threading.Thread(target=self._run, name=f"store-writer:{path}", daemon=True)
 
     # -- called from the event loop ---------------------------------------------------------------
@@ -126,6 +133,7 @@ class StoreWriter:
     def status(self) -> StoreStatus:
         with self._lock:
             c = self._counters
+            rate_in, rate_out = self._rates.rates(self._monotonic(), c.appended, c.left)
             return StoreStatus(
                 mode=c.mode,
                 path=None if self._path is None else str(self._path),
@@ -139,6 +147,9 @@ class StoreWriter:
                 disk_full=c.disk_full,
                 problems=tuple(c.problems),
                 max_bytes=self._limits.max_bytes,
+                in_per_s=rate_in,
+                out_per_s=rate_out,
+                eta_s=eta_seconds(c.messages + c.pending, rate_in, rate_out),
             )
 
     def join(self, timeout: float | None = None) -> None:
@@ -170,7 +181,14 @@ class StoreWriter:
                 return
 
     def _gather(self) -> list[Command]:
-        group = [self._queue.get()]
+        while True:
+            try:
+                group = [self._queue.get(timeout=WAL_CHECK_INTERVAL_S)]
+                break
+            except queue.Empty:
+                self._wal.maybe_shrink(
+                    self._connection, time.monotonic()
+                )  # idle: the WAL may still be large from a reader that has gone
         while True:
             try:
                 group.append(self._queue.get_nowait())
@@ -225,8 +243,8 @@ class StoreWriter:
         try:
             self._begin()
             removed = self._delete_ids(delete_ids)
-            ids = self._insert(messages)
-            drops = self._enforce_limits(sum(m.size for m in messages) - removed[1])
+            ids, added = self._insert(messages)
+            drops = self._enforce_limits(added - removed[1])
             self._commit()
         except sqlite3.OperationalError as error:
             self._rollback()
@@ -235,8 +253,9 @@ class StoreWriter:
                 return
             self._write_when_full(appends, deletes)
             return
-        self._after_commit(messages, ids, removed, drops, disk_full=False)
+        self._after_commit(ids, added, removed, drops, disk_full=False)
         self._finish(appends, deletes, ids)
+        self._wal.maybe_shrink(self._connection, time.monotonic())
 
     def _write_when_full(self, appends: list[AppendCommand], deletes: list[DeleteCommand]) -> None:
         """SQLITE_FULL path: acks first, then make room by dropping the oldest, then one retry."""
@@ -248,7 +267,7 @@ class StoreWriter:
             self._commit()
         except sqlite3.OperationalError:
             self._rollback()
-        self._after_commit([], [], removed, {}, disk_full=True)
+        self._after_commit([], 0, removed, {}, disk_full=True)
         need = sum(m.size for m in messages)
         try:
             self._begin()
@@ -257,10 +276,10 @@ class StoreWriter:
         except sqlite3.OperationalError:
             self._rollback()
             freed = (0, 0)
-        self._after_commit([], [], (0, 0), {DropReason.DISK_FULL: freed} if freed[0] else {}, disk_full=True)
+        self._after_commit([], 0, (0, 0), {DropReason.DISK_FULL: freed} if freed[0] else {}, disk_full=True)
         try:
             self._begin()
-            ids = self._insert(messages)
+            ids, added = self._insert(messages)
             self._commit()
         except sqlite3.OperationalError as error:
             self._rollback()
@@ -278,7 +297,7 @@ class StoreWriter:
                 if delete.done is not None:
                     self._complete(delete.done, None)
             return
-        self._after_commit(messages, ids, (0, 0), {}, disk_full=False)
+        self._after_commit(ids, added, (0, 0), {}, disk_full=False)
         self._finish(appends, deletes, ids)
 
     def _write_failed(
@@ -330,25 +349,33 @@ class StoreWriter:
         if self._connection.in_transaction:
             self._connection.execute("ROLLBACK")
 
-    def _insert(self, messages: Sequence[NewMessage]) -> list[int]:
+    def _insert(self, messages: Sequence[NewMessage]) -> tuple[list[int], int]:
+        """Insert with ids from the high-water mark; returns (ids, bytes added). Each message's size is
+        computed once (it encodes the topic), and the rows are generated, not built as a list first."""
         assert self._connection is not None
         if not messages:
-            return []
+            return [], 0
         first = self._next_id
         ids = list(range(first, first + len(messages)))
+        added = 0
+
+        def rows() -> Iterator[tuple[int, int, str, bytes, int, int, int, int]]:
+            nonlocal added
+            for i, m in zip(ids, messages, strict=True):
+                size = m.size
+                added += size
+                yield (i, m.created_ms, m.topic, m.payload, m.qos, int(m.retain), m.kind, size)
+
         self._connection.executemany(
             "INSERT INTO messages (id, created_ms, topic, payload, qos, retain, kind, size) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (i, m.created_ms, m.topic, m.payload, m.qos, int(m.retain), m.kind, m.size)
-                for i, m in zip(ids, messages, strict=True)
-            ],
+            rows(),
         )
         self._connection.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (LAST_ID_KEY, ids[-1])
         )
         self._next_id = ids[-1] + 1
-        return ids
+        return ids, added
 
     def _delete_ids(self, ids: Sequence[int]) -> tuple[int, int]:
         """Delete acknowledged rows; returns (rows, bytes) actually removed."""
@@ -432,14 +459,13 @@ class StoreWriter:
 
     def _after_commit(
         self,
-        messages: Sequence[NewMessage],
         ids: Sequence[int],
+        added_bytes: int,
         removed: tuple[int, int],
         drops: dict[DropReason, tuple[int, int]],
         *,
         disk_full: bool,
     ) -> None:
-        added_bytes = sum(m.size for m in messages) if ids else 0
         with self._lock:
             c = self._counters
             c.commits += 1
@@ -449,8 +475,10 @@ class StoreWriter:
             c.bytes += added_bytes - removed[1] - sum(b for _, b in drops.values())
             c.removed += removed[0]
             c.disk_full = disk_full
+            c.left += removed[0] + sum(n for n, _ in drops.values())
             for reason, (count, _) in drops.items():
                 c.dropped[reason] = c.dropped.get(reason, 0) + count
+            self._rates.record(self._monotonic(), c.appended, c.left)
 
     def _shutdown(self, close: CloseCommand) -> None:
         assert self._connection is not None
