@@ -58,6 +58,9 @@ class UplinkStatus:
         failures: consecutive failed attempts.
         last_error: the latest connection error or leave reason.
         switches: completed switches, oldest first (bounded history).
+        last_failure: how the latest connection attempt failed (``SwitchReason.CREDENTIALS`` for the
+            terminal UI's distinct "credentials rejected", ``REFUSED``, ``CONNECT_FAILED``), while
+            ``failures`` > 0; ``None`` once a connection is healthy again.
     """
 
     state: UplinkState
@@ -66,6 +69,7 @@ class UplinkStatus:
     failures: int
     last_error: str
     switches: tuple[SwitchRecord, ...]
+    last_failure: SwitchReason | None = None
 
 
 @dataclass(slots=True)
@@ -113,6 +117,7 @@ class Uplink:
         self._state_since = _utc_ms()
         self._server: str | None = None
         self._last_error = ""
+        self._last_failure: SwitchReason | None = None
         self._control = asyncio.Event()
         self._next_server: str | None = None
         self._stopping = False
@@ -141,6 +146,7 @@ class Uplink:
             self._plan.failures,
             self._last_error,
             tuple(self._switches),
+            self._last_failure if self._plan.failures else None,
         )
 
     @property
@@ -169,6 +175,7 @@ class Uplink:
                     # Sparkplug: the next bdSeq could not be persisted (disk full, read-only). Connecting
                     # anyway could reuse a bdSeq after a restart, so wait and try again instead.
                     self._session.offline()
+                    self._last_failure = SwitchReason.SESSION_ERROR
                     self._last_error = f"cannot prepare the connection: {error}"
                     log.error("upstream %s: %s", server.name, self._last_error)
                     index, delay = self._plan.after_failure(
@@ -181,7 +188,7 @@ class Uplink:
                     await link.connect()
                 except LinkError as error:
                     self._session.offline()
-                    failure = self._classify(error)
+                    failure = self._last_failure = self._classify(error)
                     self._last_error = str(error)
                     log.warning("upstream %s: %s", server.name, error)
                     if pending.from_server is None:
