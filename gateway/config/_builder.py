@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import types
 import typing
@@ -49,6 +50,18 @@ class Origin:
     key_path: str
     value: str
     origin: str
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # get_type_hints evaluates every string annotation on each call: with 5,000 tags that was most of
+    # the load time of a large plant file (py-spy, benchmarks/gateway.py). Classes do not change.
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+@functools.cache
+def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(cls)}
 
 
 class Builder:
@@ -198,8 +211,8 @@ class Builder:
     def _dataclass(self, cls: type, data: Any, path: str) -> Any:
         if not isinstance(data, dict):
             return self._wrong(path, data, "a mapping")
-        hints = typing.get_type_hints(cls, include_extras=True)
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = _hints(cls)
+        fields = _fields(cls)
         known = set(fields)
         if "password" in fields:
             known |= set(_SECRET_KEYS)

@@ -5,7 +5,9 @@
   their age tells a client the daemon is alive. ``$GW/v1/state`` is online while running, offline after
   :meth:`stop`.
 - Tag changes are batched per device and published at most every ``TAG_CHANGES_MIN_INTERVAL_S``
-  (<= 2 Hz): the latest value per tag, with the number of overwritten values counted.
+  (<= 2 Hz): the latest value per tag, with the number of overwritten values counted, and at most
+  ``TAG_CHANGES_MAX_VALUES`` values per batch (the rest wait, latest value kept): a plant of thousands
+  of tags changing every second costs the UI (and the daemon's JSON encoding) a bounded rate.
 - Events are published as they happen, and the retained ring of recent events is refreshed with them.
 - Log lines are batched (``LOG_BATCH_MIN_INTERVAL_S``, ``LOG_BATCH_MAX_LINES``; the rest counted).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -136,8 +139,7 @@ class StatusPublisher:
                 self._snapshot(c.device_status_topic(device_id), status, force)
             tags = view.device_tags(device_id)
             if tags is not None:
-                snapshot = c.TagSnapshot(self._wall(), device_id, tags)
-                self._snapshot(c.tags_topic(device_id), snapshot, force, interval=c.TAG_SNAPSHOT_INTERVAL_S)
+                self._tag_snapshot(device_id, tags, force)
         for gone in self._known_devices - devices:
             # An empty retained payload clears the topic: the device was removed by a reload.
             self._send(c.device_status_topic(gone), b"", qos=1, retain=True)
@@ -167,17 +169,46 @@ class StatusPublisher:
             slot.key, slot.at = key, now
             self._send(topic, c.encode_message(message), qos=1, retain=True)
 
+    def _tag_snapshot(self, device_id: str, tags: tuple[c.TagValue, ...], force: bool) -> None:
+        """A device's retained TagSnapshot, paced like the others but without building or comparing
+        thousands of TagValues on every tick: TagValues are immutable and replaced on every change, so
+        identity tells a change. The slot keeps the tuple itself (the objects stay alive, so no id is
+        reused while it is compared). The snapshot is built and encoded only when it is due."""
+        topic = c.tags_topic(device_id)
+        slot = self._slots[topic]
+        now = self._clock()
+        previous = slot.key
+        changed = not isinstance(previous, tuple) or tuple(map(id, previous)) != tuple(map(id, tags))
+        due = now - slot.at >= (c.TAG_SNAPSHOT_INTERVAL_S if changed else c.STATUS_HEARTBEAT_S)
+        if force or due:
+            slot.key, slot.at = tags, now
+            snapshot = c.TagSnapshot(self._wall(), device_id, tags)
+            self._send(topic, c.encode_message(snapshot), qos=1, retain=True)
+
     def _flush_tag_changes(self) -> None:
         now = self._clock()
         for device_id in list(self._pending):
             if now - self._last_batch.get(device_id, -1e18) < c.TAG_CHANGES_MIN_INTERVAL_S:
                 continue
-            changes = self._pending.pop(device_id)
+            changes = self._pending[device_id]
             if not changes:
+                del self._pending[device_id]
                 continue
             self._last_batch[device_id] = now
+            if len(changes) <= c.TAG_CHANGES_MAX_VALUES:
+                values = tuple(changes.values())
+                del self._pending[device_id]
+            else:
+                # the budget: those waiting longest first (a dict keeps the order of the first change
+                # since the last batch; a later change of the same tag keeps its place)
+                names = list(itertools.islice(changes, c.TAG_CHANGES_MAX_VALUES))
+                values = tuple(changes.pop(name) for name in names)
             batch = c.TagChanges(
-                self._wall(), device_id, tuple(changes.values()), self._overwritten.pop(device_id, 0)
+                self._wall(),
+                device_id,
+                values,
+                self._overwritten.pop(device_id, 0),
+                pending=len(self._pending.get(device_id, ())),
             )
             self._send(c.tag_changes_topic(device_id), c.encode_message(batch), qos=0, retain=False)
 

@@ -171,3 +171,33 @@ def test_stop_publishes_offline_state() -> None:
     publisher.stop()
     state = c.decode_message([p for t, p, *_ in sent if t == c.STATE_TOPIC][-1], c.DaemonState)
     assert not state.online and state.pid == 7
+
+
+def test_a_busy_device_gets_bounded_batches_and_every_tag_its_turn() -> None:
+    """TAG_CHANGES_MAX_VALUES per batch; the rest wait with their latest value, longest-waiting first."""
+    publisher, _view, clock, sent = make()
+    publisher.start()
+    sent.clear()
+    limit = c.TAG_CHANGES_MAX_VALUES
+    total = limit * 2 + 10
+
+    def change_all(round_: int) -> None:
+        publisher.tags_changed(
+            "pump",
+            tuple(c.TagValue(f"t{i}", round_, c.Quality.GOOD, round_, "Int32") for i in range(total)),
+        )
+
+    change_all(1)
+    publisher.tick()  # t0..t499 go; t500..t1009 wait
+    change_all(2)  # everything changes again: the waiting ones keep their place, t0..t499 queue behind
+    for _ in range(3):
+        clock.now += c.TAG_CHANGES_MIN_INTERVAL_S
+        publisher.tick()
+    batches = [c.decode_message(p, c.TagChanges) for t, p, *_ in sent if t == c.tag_changes_topic("pump")]
+    assert [len(b.changes) for b in batches] == [limit, limit, limit, 10]
+    assert [b.pending for b in batches] == [total - limit, total - limit, 10, 0]
+    order = [t.name for b in batches for t in b.changes]
+    expected = [f"t{i}" for i in range(total)] + [f"t{i}" for i in range(limit)]
+    assert order == expected, "the longest-waiting first, every tag in turn"
+    assert {t.value for b in batches[1:] for t in b.changes} == {2}, "waiting tags carry their latest value"
+    assert [b.dropped for b in batches] == [0, total - limit, 0, 0]

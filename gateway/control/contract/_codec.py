@@ -82,8 +82,17 @@ _NON_FINITE_IN = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 def to_jsonable(value: Any) -> Any:
     """Turn a contract value (dataclass, enum, tuple, mapping, scalar) into JSON-able data."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    # Dispatch on the exact type first: tag batches hold thousands of TagValues, and the generic
+    # is_dataclass()/fields() calls per object were most of the daemon's control-plane cost (py-spy).
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or value is None:
+        return value
+    if cls is float:
+        # JSON has no NaN or infinity; a float register can hold them, so they travel as strings.
+        return value if math.isfinite(value) else _NON_FINITE_OUT[str(value)]
+    names = _field_names(cls)
+    if names is not None:
+        return {name: to_jsonable(getattr(value, name)) for name in names}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple | list):
@@ -91,11 +100,23 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(key): to_jsonable(item) for key, item in value.items()}
     if isinstance(value, float) and not math.isfinite(value):
-        # JSON has no NaN or infinity; a float register can hold them, so they travel as strings.
         return _NON_FINITE_OUT[str(value)]
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, bool | int | float | str):
         return value
     raise TypeError(f"{type(value).__name__} is not part of the control-plane contract")
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass type, in order; ``None`` for any other type (cached per type)."""
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        names = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+        _FIELD_NAMES[cls] = names
+        return names
 
 
 @cache

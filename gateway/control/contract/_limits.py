@@ -9,6 +9,11 @@ from __future__ import annotations
 TAG_CHANGES_MIN_INTERVAL_S = 0.5
 """At most one :class:`TagChanges` batch per device per this many seconds (<= 2 Hz)."""
 
+TAG_CHANGES_MAX_VALUES = 500
+"""At most this many tag values in one :class:`TagChanges` batch (so <= 1,000 values/s per device). A busier
+device's other changes stay pending, the latest value per tag, and go out in its next batches, those
+waiting longest first; :attr:`TagChanges.pending` says how many are still waiting."""
+
 TAG_SNAPSHOT_INTERVAL_S = 5.0
 """A device's retained :class:`TagSnapshot` is refreshed at most this often (and on birth)."""
 

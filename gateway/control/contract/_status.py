@@ -357,6 +357,8 @@ class TagChanges:
         device_id: the device.
         changes: the latest value of each tag that changed, in configuration order.
         dropped: values overwritten inside the batch window (a tag changed more than once).
+        pending: changed tags left for the next batches (at most ``TAG_CHANGES_MAX_VALUES`` values go
+            in one batch); 0 when this batch holds every change.
     """
 
     KIND: ClassVar[str] = "tag_changes"
@@ -364,6 +366,7 @@ class TagChanges:
     device_id: str
     changes: tuple[TagValue, ...]
     dropped: int = 0
+    pending: int = 0
 
 
 @dataclass(frozen=True, slots=True)
