@@ -6,11 +6,17 @@ One supervisor task per server runs: open a session (:func:`open_session`), reso
 node (NodeId or browse path; a tag that does not resolve is BAD and the others go on), create one
 subscription with a monitored item per subscribed tag, then watch:
 
-- every ``watchdog_interval`` it reads the server state (i=2259). A failure means the connection or
-  session is gone (server restart, session expiry, network): every tag is emitted BAD with the
-  error (the gap is visible in the sample stream), the session is dropped and a new one is opened
+- every ``watchdog_interval`` it reads the server state (i=2259). A failure means the link or the
+  session is gone (network outage, server restart, session expiry): every tag is emitted BAD with
+  the error (the gap is visible in the sample stream). The driver then first tries to re-activate
+  the *same* session on a new SecureChannel (OPC 10000-4, 5.6.3; catalogue T54a), retrying while
+  the link is down for up to the server's revised session timeout; on success the subscription is
+  kept with TransferSubscriptions and the notifications lost on the wire are fetched with Republish
+  (:mod:`drivers.opcua._resume`; recreated when the server cannot transfer it). Only when
+  re-activation fails (BadSessionIdInvalid: the session expired or the server restarted; or the
+  session timeout passed) is the session dropped and a new one opened
   after a backoff delay, with a *new* subscription (catalogue T53, T54b). The old subscription is
-  not carried over, so the server never holds duplicates from us.
+  not carried over then, so the server never holds duplicates from us.
 - when the subscription has sent no publish response (data or keep-alive) for
   keepalive_count x publishing_interval x stale_margin, its tags are emitted STALE with their last
   value and it is deleted and recreated (catalogue T56). After ``fallback_after`` consecutive stale
@@ -48,7 +54,8 @@ from drivers.opcua import _lazy as lazy
 from drivers.opcua._browse import BrowseEntry, browse_children
 from drivers.opcua._requests import monitored_item_request, subscription_parameters
 from drivers.opcua._resolve import resolve_tags
-from drivers.opcua._session import close_quietly, open_session
+from drivers.opcua._resume import Restored, restore_subscription
+from drivers.opcua._session import close_quietly, open_session, reactivate_session
 from drivers.opcua._spec import OpcUaServer, OpcUaTag, TagMode, validate_server
 from drivers.opcua._values import check_write_value, sample_from
 
@@ -90,6 +97,10 @@ class OpcUaDriver(Driver):
         self.connects = 0
         self.connection_losses = 0
         self.subscriptions_created = 0
+        self.reactivation_attempts = 0  # ActivateSession of the old session on a new channel, tried
+        self.reactivations = 0  # ... and succeeded (the same session resumed, catalogue T54a)
+        self.subscription_transfers = 0  # subscriptions kept across a re-activation
+        self.republished = 0  # notification messages lost on the wire and fetched with Republish
         self.stale_events = 0
         self.notifications = 0
         self._latency_sum = 0.0  # round trips of the watchdog's liveness reads
@@ -188,7 +199,15 @@ class OpcUaDriver(Driver):
             self._connected.set()
             while True:
                 await asyncio.sleep(self.server.watchdog_interval)
-                await self._check_alive(client)
+                try:
+                    await self._check_alive(client)
+                except DeviceError as lost:
+                    self._failed(lost)  # the gap is marked BAD while the link is down
+                    await self._reactivate(client, sub)  # raises when a new session is needed
+                    degraded = len(nodes) < len(self._tags)
+                    self._state = DriverState.DEGRADED if degraded else DriverState.RUNNING
+                    consecutive_stale = 0
+                    continue
                 if sub is None or not sub.is_stale(self.server.stale_margin):
                     if sub is not None and sub.last_publish_at is not None:
                         consecutive_stale = 0
@@ -216,6 +235,38 @@ class OpcUaDriver(Driver):
                 consumer = asyncio.create_task(self._consume(sub))
         finally:
             await cancel_and_wait([poller] if consumer is None else [poller, consumer])
+
+    async def _reactivate(self, client: Any, sub: Any) -> None:
+        """Resume the session on a new SecureChannel, then restore ``sub``.
+
+        Retries while the link is down (TIMEOUT/IO) until the server's revised session timeout has
+        passed since the loss (the server has dropped the session by then). Raises the last
+        :class:`DeviceError` when a new session is needed.
+        """
+        deadline = time.monotonic() + float(client.session_timeout) / 1000
+        backoff = Backoff(initial=self.server.backoff_initial, maximum=self.server.backoff_max)
+        while True:
+            self.reactivation_attempts += 1
+            try:
+                await reactivate_session(client, self.server)
+                break
+            except DeviceError as exc:
+                self.last_error = exc
+                delay = backoff.next_delay()
+                if exc.kind not in (ErrorKind.TIMEOUT, ErrorKind.IO) or time.monotonic() + delay > deadline:
+                    log.warning("%s: re-activation failed (%s); opening a new session", self.server.name, exc)
+                    raise
+                log.info("%s: re-activation: %s; retrying in %.1f s", self.server.name, exc, delay)
+                await asyncio.sleep(delay)
+        if sub is not None:
+            how, republished = await restore_subscription(sub, self.server)
+            self.republished += republished
+            if how is Restored.TRANSFERRED:
+                self.subscription_transfers += 1
+            else:
+                self.subscriptions_created += 1
+        self.reactivations += 1
+        log.info("%s: session re-activated on a new secure channel", self.server.name)
 
     async def _check_alive(self, client: Any) -> None:
         ua = lazy.ua()
@@ -419,7 +470,7 @@ class OpcUaDriver(Driver):
             errors=self.errors,
             timeouts=self.timeouts,
             late_replies=0,
-            reconnects=max(0, self.connects - 1),
+            reconnects=max(0, self.connects - 1) + self.reactivations,
             latency_ms_avg=self._latency_sum / self._latency_n * 1000 if self._latency_n else None,
             latency_ms_max=self._latency_max * 1000 if self._latency_n else None,
         )

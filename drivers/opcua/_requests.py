@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from drivers.opcua import _lazy as lazy
@@ -9,12 +10,20 @@ from drivers.opcua._spec import OpcUaServer, OpcUaTag
 
 
 def subscription_parameters(server: OpcUaServer) -> Any:
-    """CreateSubscription parameters (OPC 10000-4, 5.13.2): intervals in ms, lifetime 3 keep-alives."""
+    """CreateSubscription parameters (OPC 10000-4, 5.13.2): intervals in ms.
+
+    The lifetime (publishing cycles without a Publish request before the server deletes the
+    subscription) is at least 3 keep-alives (5.13.1.1) and long enough to outlive the session
+    timeout, so a subscription survives a link outage the session survives and can be kept on
+    re-activation (catalogue T54a).
+    """
     ua = lazy.ua()
     params = ua.CreateSubscriptionParameters()
     params.RequestedPublishingInterval = server.publishing_interval * 1000
     params.RequestedMaxKeepAliveCount = server.keepalive_count
-    params.RequestedLifetimeCount = server.keepalive_count * 3
+    params.RequestedLifetimeCount = max(
+        server.keepalive_count * 3, math.ceil(server.session_timeout / server.publishing_interval)
+    )
     params.MaxNotificationsPerPublish = 10000
     params.PublishingEnabled = True
     params.Priority = 0

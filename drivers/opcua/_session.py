@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from drivers._aio import within
+from drivers._aio import cancel_and_wait, within
 from drivers.errors import DeviceError, ErrorKind, from_opcua
 from drivers.opcua import _lazy as lazy
 from drivers.opcua._security import (
@@ -55,6 +55,7 @@ async def open_session(server: OpcUaServer) -> Any:
             await client.load_client_certificate(str(identity.certificate))
             await client.load_private_key(identity.private_key)
         await within(server.request_timeout * 2, client.connect())
+        await _stop_builtin_supervisor(client)
     except DeviceError:
         await close_quietly(client)
         raise
@@ -65,6 +66,67 @@ async def open_session(server: OpcUaServer) -> Any:
         await close_quietly(client)
         raise from_opcua(exc, server.name, server.endpoint) from exc
     return client
+
+
+async def _stop_builtin_supervisor(client: Any) -> None:
+    """Stop the two watchdogs asyncua 2.1 starts in ``Client.connect()``; the driver does both jobs.
+
+    - the connection supervisor: without ``auto_reconnect`` it reacts to a lost link by marking the
+      client DISCONNECTED and exiting, which would race our own re-activation
+      (:func:`reactivate_session`) and make its requests fail fast;
+    - the stale-subscription watchdog: it recreates a subscription that has been silent for
+      ~1.5 keep-alives, which would replace the subscription a re-activation is about to transfer
+      (and duplicates the driver's own staleness handling, catalogue T56).
+
+    ``_supervisor_task`` and ``_stale_watchdog_task`` are asyncua's private attributes;
+    ``Client.close_session`` cancels the same tasks.
+    """
+    for attribute in ("_supervisor_task", "_stale_watchdog_task"):
+        task = getattr(client, attribute, None)
+        if isinstance(task, asyncio.Task):
+            await cancel_and_wait([task])
+        setattr(client, attribute, None)
+
+
+async def reactivate_session(client: Any, server: OpcUaServer) -> None:
+    """ActivateSession of the client's *existing* session on a new SecureChannel (OPC 10000-4, 5.6.3.1:
+    a client re-activates its session after a lost SecureChannel, within the session timeout).
+
+    The old socket is dropped, a new one opened (Hello, OpenSecureChannel with the same security
+    policy), and ActivateSession sent with the old authentication token and the same identity. The
+    server (asyncua >= 2.1 looks the session up by token) keeps the session's subscriptions and
+    rebinds their publish callbacks; the caller then restores its subscription.
+
+    Raises:
+        DeviceError: TIMEOUT/IO while the link is still down (worth retrying), EXCEPTION with
+            ``code`` BadSessionIdInvalid/BadSessionClosed when the server no longer holds the
+            session (create a new one), SECURITY for trust or identity problems.
+    """
+    identity = server.identity
+    username = password = None
+    if isinstance(identity, UserPassword):
+        username, password = identity.username, identity.password
+    certificate = client.user_certificate if isinstance(identity, X509Identity) else None
+    client.disconnect_socket()
+    try:
+        await within(server.request_timeout, client.connect_socket())
+        await within(server.request_timeout, client.send_hello())
+        await within(server.request_timeout, client.open_secure_channel())
+        client.uaclient.session.rebind_authentication_token()
+        await within(
+            server.request_timeout,
+            client.activate_session(username=username, password=password, certificate=certificate),
+        )
+    except asyncio.CancelledError:
+        client.disconnect_socket()
+        raise
+    except Exception as exc:  # asyncua raises many unrelated types; translated in one place
+        client.disconnect_socket()
+        raise from_opcua(exc, server.name, server.endpoint) from exc
+    # the publish loop died with the old socket; the channel renewal loop survives a lost link
+    # (it only sleeps until 75 % of the channel lifetime) and is restarted only if it ended.
+    client.uaclient.ensure_publish_loop()
+    client._start_renew_loop()
 
 
 async def close_quietly(client: Any) -> None:

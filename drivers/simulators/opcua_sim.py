@@ -103,6 +103,8 @@ class OpcUaSimulator:
         user_certificates: DER user certificates accepted as X.509 identities; with ``users`` or this
             set, anonymous access is refused.
         max_subscriptions: refuse subscriptions beyond this many (0: a server without subscriptions).
+        min_session_timeout: the shortest session timeout the server grants, seconds (asyncua's
+            default is 5 s; tests of session expiry lower it).
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class OpcUaSimulator:
         accept_client: Any = None,
         user_certificates: Sequence[bytes] | None = None,
         max_subscriptions: int | None = None,
+        min_session_timeout: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -128,6 +131,7 @@ class OpcUaSimulator:
         self.accept_client = accept_client
         self.user_certificates = None if user_certificates is None else tuple(user_certificates)
         self.max_subscriptions = max_subscriptions
+        self.min_session_timeout = min_session_timeout
         self.variables: tuple[SimVariable, ...] = tuple(
             default_variables() + bench_variables(extra_variables)
         )
@@ -187,6 +191,8 @@ class OpcUaSimulator:
 
         server: Any = Server(user_manager=_Users())
         await server.init()
+        if self.min_session_timeout is not None:
+            server.iserver.min_session_timeout_ms = self.min_session_timeout * 1000
         server.set_endpoint(f"opc.tcp://{self.host}:{self.port}/")
         server.set_server_name("edge-gateway simulator")
         policies = {
@@ -326,6 +332,10 @@ class OpcUaSimulator:
         for session in sessions:
             await session.close_session()
         return len(sessions)
+
+    def session_count(self) -> int:
+        """Client sessions the server holds (activated or kept for re-activation after a lost link)."""
+        return len(self._server.iserver._external_sessions)
 
     def subscription_count(self) -> int:
         return len(self._server.iserver.subscription_service.subscriptions)
