@@ -7,7 +7,7 @@ a value field that does not fit the declared datatype, an unknown datatype code,
 raises :class:`SparkplugDecodeError`, and nothing else escapes (Hypothesis fuzz property).
 
 Speed: one decoder function per DataType in a table indexed by the wire code, and Metric objects are
-built by setting their slots directly (the frozen-dataclass ``__init__`` costs several times more).
+built as their field tuple in one C call (:mod:`sparkplug._metric_factory`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 
 from sparkplug._arrays import unpack_array
 from sparkplug._generated import sparkplug_b_pb2 as pb
-from sparkplug._metric_factory import MutableMetric, new_metric
+from sparkplug._metric_factory import new_metric, new_tuple
 from sparkplug.datatypes import ARRAY_TYPES, BASIC_TYPES, DataType
 from sparkplug.errors import SparkplugDecodeError
 from sparkplug.model import (
@@ -245,7 +245,7 @@ def _decode_plain_metrics(pms: Any) -> list[Metric] | None:
     append = out.append
     fast = _FAST
     datatypes = _DATATYPES
-    twin = MutableMetric
+    new = new_tuple
     frozen = Metric
     for pm in pms:
         code = pm.datatype
@@ -274,11 +274,13 @@ def _decode_plain_metrics(pms: Any) -> list[Metric] | None:
         timestamp = pm.timestamp
         if not timestamp and not pm.HasField("timestamp"):
             timestamp = None
-        metric: Any = twin(
-            pm.name or None, alias, timestamp, datatypes[code], raw, False, False, False, None, None
+        # Inlined sparkplug._metric_factory.new_metric: the Metric's field tuple, built in one C call.
+        append(
+            new(
+                frozen,
+                (pm.name or None, alias, timestamp, datatypes[code], raw, False, False, False, None, None),
+            )
         )
-        metric.__class__ = frozen  # see sparkplug._metric_factory
-        append(metric)
     return out
 
 

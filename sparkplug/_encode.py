@@ -306,17 +306,17 @@ def _metric_dicts(
     append = out.append
     converters = encoder.converters
     for metric in metrics:
-        datatype = metric.datatype
-        value = metric.value
+        # One unpack instead of nine attribute reads: a Metric is its field tuple (sparkplug.model).
+        name, alias, timestamp, datatype, value, historical, transient, _, properties, metadata = metric
         entry = converters.get(datatype)
         if (
             entry is None
             or value is None
-            or metric.properties is not None
-            or metric.metadata is not None
-            or metric.is_historical
-            or metric.is_transient
-            or metric.name == ""
+            or properties is not None
+            or metadata is not None
+            or historical
+            or transient
+            or name == ""
         ):
             append(encoder.metric(metric, with_datatype))
             continue
@@ -326,27 +326,15 @@ def _metric_dicts(
         except SparkplugEncodeError as exc:
             raise SparkplugEncodeError(f"metric {_label(metric)}: {exc}") from None
         # Each key costs upb time even when None, so the usual shapes get their own literals.
-        name = metric.name
         if name is None:
             if with_datatype:
-                fields = {
-                    "alias": metric.alias,
-                    "timestamp": metric.timestamp,
-                    "datatype": datatype,
-                    field: raw,
-                }
+                fields = {"alias": alias, "timestamp": timestamp, "datatype": datatype, field: raw}
             else:
-                fields = {"alias": metric.alias, "timestamp": metric.timestamp, field: raw}
+                fields = {"alias": alias, "timestamp": timestamp, field: raw}
         elif with_datatype:
-            fields = {
-                "name": name,
-                "alias": metric.alias,
-                "timestamp": metric.timestamp,
-                "datatype": datatype,
-                field: raw,
-            }
+            fields = {"name": name, "alias": alias, "timestamp": timestamp, "datatype": datatype, field: raw}
         else:
-            fields = {"name": name, "alias": metric.alias, "timestamp": metric.timestamp, field: raw}
+            fields = {"name": name, "alias": alias, "timestamp": timestamp, field: raw}
         append(fields)
     return out
 

@@ -1,6 +1,7 @@
 """The typed Sparkplug B payload model: what the rest of the code uses instead of protobuf classes.
 
-All classes are frozen, slotted dataclasses; encode/decode is in :mod:`sparkplug.codec`.
+All classes are frozen dataclasses, slotted except :class:`Metric` (tuple-backed, see there);
+encode/decode is in :mod:`sparkplug.codec`.
 
 Python value of a metric, per :class:`~sparkplug.datatypes.DataType`:
 
@@ -20,9 +21,11 @@ Python value of a metric, per :class:`~sparkplug.datatypes.DataType`:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TypeAlias
+import collections
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeAlias
 
 from sparkplug.datatypes import DataType, Quality
 from sparkplug.errors import SparkplugEncodeError
@@ -143,15 +146,24 @@ class Template:
     is_definition: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
+@dataclass(frozen=True, init=False, eq=False)
+class Metric(tuple[Any, ...]):
     """One ``Payload.Metric``.
 
     ``value`` None means null, and ``is_null`` always equals ``value is None`` (set for you): the encoder
     then writes ``is_null=true`` and no value field (§7). Giving a value with ``is_null=True`` raises.
     ``datatype`` must be set to encode a value; it is written on the wire unless the encoder is told to
     omit it (DATA messages, §7).
+
+    A frozen dataclass (``dataclasses.fields``/``replace``/``asdict`` work, assignment raises
+    ``FrozenInstanceError``) whose storage is a tuple of its fields in declaration order: the decoder
+    builds one Metric per metric on the wire, and a tuple is created in one C call where a slotted
+    ``__init__`` costs several times more (``benchmarks/sparkplug_codec.py``). Equality and hashing are
+    those of the field tuple, as for any dataclass, but a Metric never equals a plain tuple and does not
+    order. Indexing and iterating are an implementation detail: use the field names.
     """
+
+    __slots__ = ()
 
     name: str | None = None
     alias: int | None = None
@@ -164,12 +176,59 @@ class Metric:
     properties: PropertySet | None = None
     metadata: MetaData | None = None
 
-    def __post_init__(self) -> None:
-        if self.value is None:
-            if not self.is_null:
-                object.__setattr__(self, "is_null", True)
-        elif self.is_null:
-            raise SparkplugEncodeError(f"metric {self.name or self.alias!r} has is_null=True and a value")
+    def __new__(  # noqa: PLR0917 - one parameter per field, positional too, as a dataclass __init__ has
+        cls,
+        name: str | None = None,
+        alias: int | None = None,
+        timestamp: int | None = None,
+        datatype: DataType = DataType.Unknown,
+        value: MetricValue = None,
+        is_historical: bool = False,
+        is_transient: bool = False,
+        is_null: bool = False,
+        properties: PropertySet | None = None,
+        metadata: MetaData | None = None,
+    ) -> Metric:
+        if value is None:
+            is_null = True
+        elif is_null:
+            raise SparkplugEncodeError(f"metric {name or alias!r} has is_null=True and a value")
+        fields = (name, alias, timestamp, datatype, value, is_historical, is_transient, is_null)
+        return tuple.__new__(cls, (*fields, properties, metadata))
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)  # copy and pickle rebuild through __new__ with the fields
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is Metric:
+            return tuple.__eq__(self, other)
+        if isinstance(other, tuple):
+            return False  # not equal to a plain tuple with the same items
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = tuple.__hash__  # the field tuple's hash, as the generated dataclass __hash__ gives
+
+
+def _unordered(self: object, other: object) -> bool:
+    return NotImplemented  # type: ignore[no-any-return]
+
+
+def _install_field_getters() -> None:
+    """Replace the dataclass defaults left on the class by C-level read-only getters of tuple items."""
+    make: Callable[[int, str], Any] = getattr(collections, "_tuplegetter", None) or (
+        lambda index, doc: property(operator.itemgetter(index), doc=doc)
+    )
+    for index, spec in enumerate(fields(Metric)):
+        setattr(Metric, spec.name, make(index, f"Metric.{spec.name}"))
+    for name in ("__lt__", "__le__", "__gt__", "__ge__"):  # a dataclass without order=True
+        setattr(Metric, name, _unordered)
+
+
+_install_field_getters()
 
 
 @dataclass(frozen=True, slots=True)
