@@ -52,11 +52,12 @@ from drivers.base import Driver
 from drivers.errors import DeviceError, ErrorKind, from_opcua
 from drivers.opcua import _lazy as lazy
 from drivers.opcua._browse import BrowseEntry, browse_children
+from drivers.opcua._deadband import PercentDeadband, load_ranges
 from drivers.opcua._requests import monitored_item_request, subscription_parameters
 from drivers.opcua._resolve import resolve_tags
-from drivers.opcua._resume import Restored, restore_subscription
+from drivers.opcua._resume import Restored, delete_quietly, restore_subscription
 from drivers.opcua._session import close_quietly, open_session, reactivate_session
-from drivers.opcua._spec import OpcUaServer, OpcUaTag, TagMode, validate_server
+from drivers.opcua._spec import DeadbandKind, OpcUaServer, OpcUaTag, TagMode, validate_server
 from drivers.opcua._values import check_write_value, sample_from
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,13 @@ class OpcUaDriver(Driver):
         self._tags = {t.name: t for t in server.tags}
         self._handles = {_HANDLE_BASE + i: t for i, t in enumerate(server.tags)}
         self._last: dict[str, Value] = {}
+        self.deadband = PercentDeadband(
+            {
+                t.name: t.deadband[1]
+                for t in server.tags
+                if t.deadband and t.deadband[0] is DeadbandKind.PERCENT
+            }
+        )  # applied client-side too; see drivers.opcua._deadband
         self._nodes: dict[str, Any] = {}
         self._types: dict[str, str] = {}
         self._client: Any = None
@@ -178,6 +186,7 @@ class OpcUaDriver(Driver):
     async def _run_session(self, client: Any) -> None:
         nodes = await self._resolve(client)
         self._nodes = nodes
+        await load_ranges(self.deadband, nodes)
         subscribed = [t for t in self.server.tags if t.name in nodes and t.mode is TagMode.SUBSCRIBE]
         polled = [t for t in self.server.tags if t.name in nodes and t.mode is TagMode.POLL]
         if self.polling_fallback:
@@ -217,7 +226,7 @@ class OpcUaDriver(Driver):
                 self._mark_stale(subscribed)
                 if consumer is not None:
                     consumer.cancel()
-                await _delete_quietly(sub)
+                await delete_quietly(sub)
                 sub = None
                 if consecutive_stale >= self.server.fallback_after:
                     log.warning(
@@ -372,7 +381,7 @@ class OpcUaDriver(Driver):
                     self._last[tag.name] = sample.value
                 batch.append(sample)
             self.notifications += len(batch)
-            self._emit(batch)
+            self._emit([s for s in batch if self.deadband.passes(s)])
 
     async def _poll(self, client: Any, tags: list[OpcUaTag]) -> None:
         if not tags:
@@ -393,7 +402,7 @@ class OpcUaDriver(Driver):
                 for s in batch:
                     if s.quality is not Quality.BAD:
                         self._last[s.tag] = s.value
-                self._emit(batch)
+                self._emit([s for s in batch if self.deadband.passes(s)])
             await asyncio.sleep(self.server.poll_interval)
 
     def _mark_stale(self, tags: list[OpcUaTag]) -> None:
@@ -485,12 +494,3 @@ class OpcUaDriver(Driver):
             samples_dropped=self._queue.dropped_samples,
             devices=(device,),
         )
-
-
-async def _delete_quietly(sub: Any) -> None:
-    try:
-        await within(2.0, sub.delete())
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # the subscription is already broken; deleting is best effort
-        log.debug("deleting a stale subscription failed: %r", exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import time
 from typing import Any
 
@@ -19,6 +20,8 @@ from drivers._aio import within
 from drivers.errors import from_opcua
 from drivers.opcua import _lazy as lazy
 from drivers.opcua._spec import OpcUaServer
+
+log = logging.getLogger(__name__)
 
 
 class Restored(enum.Enum):
@@ -73,3 +76,13 @@ async def _restore(sub: Any, request_timeout: float) -> tuple[Restored, int]:
             republished += 1
     sub.last_publish_at = time.monotonic()
     return Restored.TRANSFERRED, republished
+
+
+async def delete_quietly(sub: Any) -> None:
+    """Delete a broken subscription, best effort (the server may have dropped it already)."""
+    try:
+        await within(2.0, sub.delete())
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the subscription is already broken; deleting is best effort
+        log.debug("deleting a stale subscription failed: %r", exc)

@@ -52,6 +52,7 @@ class SimVariable:
     signal: Signal | None  # None: a setpoint, changed only by writes
     initial: Value = 0
     unit: str | None = None
+    eu_range: tuple[float, float] | None = None  # an EURange property (AnalogItem, OPC 10000-8)
 
     def node_id(self, ns: int = 2) -> str:
         return f"ns={ns};s={self.folder}.{self.name}"
@@ -76,7 +77,7 @@ def default_variables() -> list[SimVariable]:
         SimVariable("Line1", "Counter", "UInt32", Signal("counter", step=2.0)),
         SimVariable("Line1", "Running", "Boolean", Signal("toggle", step=5.0)),
         SimVariable("Line1", "State", "String", Signal("text", period=20.0)),
-        SimVariable("Setpoints", "Temperature", "Double", None, 21.5, "degC"),
+        SimVariable("Setpoints", "Temperature", "Double", None, 21.5, "degC", (0.0, 100.0)),
         SimVariable("Setpoints", "Speed", "Int32", None, 1500, "rpm"),
         SimVariable("Setpoints", "Enable", "Boolean", None, False),
         SimVariable("Setpoints", "Recipe", "String", None, "default"),
@@ -239,6 +240,13 @@ class OpcUaSimulator:
             )
             if var.signal is None:
                 await node.set_writable()
+            if var.eu_range is not None:
+                low, high = var.eu_range
+                await node.add_property(
+                    ua.NodeId(f"{var.folder}.{var.name}.EURange", idx),
+                    ua.QualifiedName("EURange", 0),  # the standard property's browse name (ns 0)
+                    ua.Range(Low=low, High=high),
+                )
             self._nodes[var.tag_name] = node
         await server.start()
         # asyncua does not expose the listening socket; read the bound port from its asyncio server.
@@ -336,6 +344,15 @@ class OpcUaSimulator:
     def session_count(self) -> int:
         """Client sessions the server holds (activated or kept for re-activation after a lost link)."""
         return len(self._server.iserver._external_sessions)
+
+    def monitored_item_filters(self) -> dict[str, Any]:
+        """NodeId string -> the filter each client's monitored item was created with (``None``
+        without one), as the server received it."""
+        filters: dict[str, Any] = {}
+        for sub in self._server.iserver.subscription_service.subscriptions.values():
+            for item in sub.monitored_item_srv._monitored_items.values():
+                filters[item.read_value_id.NodeId.to_string()] = item.filter
+        return filters
 
     def subscription_count(self) -> int:
         return len(self._server.iserver.subscription_service.subscriptions)
