@@ -48,20 +48,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.uplink._config import FailoverSettings, MqttVersion, ServerSettings
-from gateway.uplink._exceptions import (
-    ConnectRefusedError,
-    ConnectTimeoutError,
-    CredentialsRejectedError,
-    LinkClosedError,
-    LinkError,
-)
+from gateway.uplink._exceptions import ConnectTimeoutError, LinkClosedError, LinkError
 from gateway.uplink._link_types import AckCallback, ConnectionInfo, InboundMessage, WillMessage
-from gateway.uplink._paho_compat import build_client, close_leaked_sockets, connect_blocking
+from gateway.uplink._paho_compat import build_client, close_leaked_sockets, connack_outcome, connect_blocking
 
 log = logging.getLogger(__name__)
 
-# 3.1.1 CONNACK return codes 4/5 and 5.0 reason codes 0x86/0x87/0x8C: our credentials are the problem.
-_CREDENTIAL_CODES = {4, 5, 0x86, 0x87, 0x8C}
 _DISCONNECT_WITH_WILL = 0x04
 
 
@@ -214,12 +206,19 @@ class PahoLink:
         client = self._client
         if client is None:
             return
-        client.loop_read()
-        sock = client.socket()
-        # TLS: decrypted bytes can wait inside the SSL object without waking the selector.
-        while sock is not None and getattr(sock, "pending", lambda: 0)() > 0:
+        try:
             client.loop_read()
             sock = client.socket()
+            # TLS: decrypted bytes can wait inside the SSL object without waking the selector.
+            while sock is not None and getattr(sock, "pending", lambda: 0)() > 0:
+                client.loop_read()
+                sock = client.socket()
+        # paho's parser raises on some hostile bytes (found by test_codec_fuzz.py); the stream is then
+        # untrustworthy: drop it (a protocol error [MQTT-4.8.0-1]) rather than leave it to the loop.
+        except Exception as error:
+            log.warning("malformed data from %s: %r", self.server.name, error, exc_info=True)
+            self.abort(f"malformed packet from the server ({type(error).__name__})")
+            return
         self._flush()
 
     def _writable(self) -> None:
@@ -280,27 +279,24 @@ class PahoLink:
         self._to_loop(self._on_request_ack, mid, [code.value for code in codes])
 
     def _paho_on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
-        inbound = InboundMessage(message.topic, bytes(message.payload), message.qos, bool(message.retain))
+        try:
+            topic = message.topic  # paho decodes it here; not UTF-8 = malformed packet [MQTT-1.5.4-1]
+        except UnicodeDecodeError:
+            self._to_loop(self.abort, "malformed PUBLISH from the server: topic is not UTF-8")
+            return
+        inbound = InboundMessage(topic, bytes(message.payload), message.qos, bool(message.retain))
         self._to_loop(self._deliver, inbound)
 
     # -- on the loop -----------------------------------------------------------------------------------
 
     def _on_connack(self, session_present: bool, code: int, text: str, props: Any) -> None:
         assert self._connack is not None
-        if self._connack.done():
-            return
-        if code >= 0x80 or (self.server.version is MqttVersion.V311 and code != 0):
-            error_type = CredentialsRejectedError if code in _CREDENTIAL_CODES else ConnectRefusedError
-            self._connack.set_exception(error_type(self.server.name, f"refused: {text}", code))
-            return
-        keepalive = self.server.keepalive
-        receive_maximum = 65535
-        if props is not None:
-            keepalive = int(getattr(props, "ServerKeepAlive", keepalive))
-            receive_maximum = int(getattr(props, "ReceiveMaximum", receive_maximum))
-        self._connack.set_result(
-            ConnectionInfo(self.server.name, keepalive, receive_maximum, session_present)
-        )
+        if not self._connack.done():
+            outcome = connack_outcome(self.server, session_present, code, text, props)
+            if isinstance(outcome, ConnectionInfo):
+                self._connack.set_result(outcome)
+            else:
+                self._connack.set_exception(outcome)
 
     def _on_disconnect(self, text: str) -> None:
         reason = self._abort_reason or f"connection lost: {text}"
@@ -369,8 +365,7 @@ class PahoLink:
 
     @property
     def write_pending(self) -> bool:
-        """paho holds bytes the kernel did not take yet (the socket buffer is full). The drain sends
-        nothing more while this is true, so a live publish never queues behind drained bytes here."""
+        """paho holds bytes the kernel did not take yet; the drain waits while this is true."""
         return self._writer_registered
 
     @property
@@ -496,11 +491,9 @@ class PahoLink:
 
     def _overdue(self, now: float, ack_timeout: float) -> str | None:
         oldest_publish = next(iter(self._acks.values()), None)
+        late_request = any(not f.done() and now - sent > ack_timeout for sent, f in self._requests.values())
         if oldest_publish is not None and now - oldest_publish[0] > ack_timeout:
             return f"no PUBACK within {ack_timeout:.1f} s (server frozen or link dead)"
-        for sent, future in self._requests.values():
-            if not future.done() and now - sent > ack_timeout:
-                return (
-                    f"no answer to a probe/SUBSCRIBE within {ack_timeout:.1f} s (server frozen or link dead)"
-                )
+        if late_request:
+            return f"no answer to a probe/SUBSCRIBE within {ack_timeout:.1f} s (server frozen or link dead)"
         return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -14,7 +15,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.uplink._config import FailoverSettings, MqttVersion, ServerSettings
-from gateway.uplink._link_types import WillMessage
+from gateway.uplink._exceptions import ConnectRefusedError, CredentialsRejectedError
+from gateway.uplink._link_types import ConnectionInfo, WillMessage
+
+# 3.1.1 CONNACK return codes 4/5 and 5.0 reason codes 0x86/0x87/0x8C: our credentials are the problem.
+_CREDENTIAL_CODES = {4, 5, 0x86, 0x87, 0x8C}
 
 wire_log = logging.getLogger("gateway.uplink.wire")
 """paho's own log (DEBUG: every packet in and out); turn this logger on to see the wire."""
@@ -74,3 +79,19 @@ def close_leaked_sockets(error: BaseException) -> None:
             if isinstance(value, socket.socket):
                 value.close()
         tb = tb.tb_next
+
+
+def connack_outcome(
+    server: ServerSettings, session_present: bool, code: int, text: str, props: Any
+) -> ConnectionInfo | ConnectRefusedError:
+    """What paho's ``on_connect`` arguments mean: the accepted connection, or the refusal to raise
+    (:class:`CredentialsRejectedError` when our credentials are the problem)."""
+    if code >= 0x80 or (server.version is MqttVersion.V311 and code != 0):
+        error_type = CredentialsRejectedError if code in _CREDENTIAL_CODES else ConnectRefusedError
+        return error_type(server.name, f"refused: {text}", code)
+    keepalive = server.keepalive
+    receive_maximum = 65535
+    if props is not None:
+        keepalive = int(getattr(props, "ServerKeepAlive", keepalive))
+        receive_maximum = int(getattr(props, "ReceiveMaximum", receive_maximum))
+    return ConnectionInfo(server.name, keepalive, receive_maximum, session_present)
