@@ -232,11 +232,12 @@ def _fast_converters() -> list[tuple[str, Callable[[Any], Any] | None] | None]:
 _FAST = _fast_converters()
 
 
-def _decode_plain_metrics(pms: Any) -> list[Metric] | None:
+def _decode_plain_metrics(pms: Any, named: bool) -> list[Metric] | None:
     """Fast path over :data:`_CommonPayload` metrics (no flags, properties, metadata, DataSet or Template):
     read only the value field the datatype implies, and ask for presence only when a value is zero or
-    empty. Returns None when any metric needs the full rules (a null, a mismatch, an unknown code, a
-    range error), and the caller decodes the whole payload with the full schema instead.
+    empty, and read names only when some metric has one (``named``). Returns None when any metric needs
+    the full rules (a null, a mismatch, an unknown code, a range error), and the caller decodes the
+    whole payload with the full schema instead.
 
     The loop is written flat on purpose (no helper calls for the common case): it is the hot path of
     ``benchmarks/sparkplug_codec.py``.
@@ -278,7 +279,18 @@ def _decode_plain_metrics(pms: Any) -> list[Metric] | None:
         append(
             new(
                 frozen,
-                (pm.name or None, alias, timestamp, datatypes[code], raw, False, False, False, None, None),
+                (
+                    (pm.name or None) if named else None,
+                    alias,
+                    timestamp,
+                    datatypes[code],
+                    raw,
+                    False,
+                    False,
+                    False,
+                    None,
+                    None,
+                ),
             )
         )
     return out
@@ -367,9 +379,12 @@ def _rare_payload_class() -> Any:
     with it collects the rare fields of all metrics into one list per field, in one C call and without
     a Python object per metric. All of them empty means no metric needs the full decoder. (This replaced
     re-encoding the restricted parse and comparing its size, which cost about 200 ns per metric.)
+    It also gathers the names (field 1): none at all, as in most DATA messages, spares the fast loop
+    one read per metric.
     """
     file = _schema_file("rare")
     metric = file.message_type.add(name="Metric")
+    metric.field.add(name="name", number=1, type=_KINDS.TYPE_STRING, label=_KINDS.LABEL_REPEATED)
     for name, number, kind in _RARE_FIELDS:
         metric.field.add(name=name, number=number, type=kind, label=_KINDS.LABEL_REPEATED)
     payload = file.message_type.add(name="Payload")
@@ -387,8 +402,9 @@ _CommonPayload = _common_payload_class()
 _RarePayload = _rare_payload_class()
 
 
-def _has_rare_fields(data: bytes) -> bool:
-    """True when some metric in ``data`` carries a field outside the fast path's restricted schema."""
+def _scan_metrics(data: bytes) -> tuple[bool, bool]:
+    """(rare, named): does some metric in ``data`` carry a field outside the fast path's restricted
+    schema; does some metric carry a name field."""
     rare = _RarePayload.FromString(data).metrics
     return bool(
         rare.is_historical
@@ -399,7 +415,7 @@ def _has_rare_fields(data: bytes) -> bool:
         or rare.dataset_value
         or rare.template_value
         or rare.extension_value
-    )
+    ), bool(rare.name)
 
 
 def _metadata(pm: Any) -> MetaData:
@@ -496,7 +512,8 @@ def decode_payload(data: bytes) -> Payload:
     """
     try:
         common = _CommonPayload.FromString(data)
-        plain = None if _has_rare_fields(data) else _decode_plain_metrics(common.metrics)
+        rare, named = _scan_metrics(data)
+        plain = None if rare else _decode_plain_metrics(common.metrics, named)
         if plain is not None:
             msg = common
             metrics = tuple(plain)

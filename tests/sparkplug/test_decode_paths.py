@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from sparkplug import DataType, Metric, Payload, decode_payload, encode_payload
-from sparkplug._decode import _has_rare_fields, decode_metric
+from sparkplug._decode import _scan_metrics, decode_metric
 from sparkplug._generated import sparkplug_b_pb2 as pb
 from sparkplug.datatypes import Quality
 from sparkplug.errors import SparkplugDecodeError
@@ -64,7 +64,7 @@ VALUE_7 = _field(10, 0, _varint(7))
 def test_fast_path_matches_full_schema(extra: bytes, rare: bool) -> None:
     first = _metric(ALIAS_1, INT32, VALUE_7, extra)
     data = _field(1, 0, _varint(5)) + first + _metric(ALIAS_1, INT32, VALUE_7)
-    assert _has_rare_fields(data) is rare
+    assert _scan_metrics(data) == (rare, False)
     try:
         expected: tuple[Metric, ...] | str = _full(data)
     except SparkplugDecodeError as exc:
@@ -92,10 +92,24 @@ def test_rare_value_kinds_take_the_full_path() -> None:
     ):
         payload = Payload(timestamp=1, seq=2, metrics=(plain, extra, plain))
         data = encode_payload(payload)
-        assert _has_rare_fields(data)
+        assert _scan_metrics(data) == (True, True)
         assert decode_payload(data) == payload
 
 
 def test_rare_field_check_reports_garbage_as_decode_error() -> None:
     with pytest.raises(SparkplugDecodeError, match="not a Sparkplug B protobuf payload"):
         decode_payload(_field(2, 2, b"\x48"))  # a metric whose only byte is a truncated field 9 tag
+
+
+@pytest.mark.parametrize(
+    ("name_field", "named"),
+    [
+        (_field(1, 2, b"Line/Tag"), True),  # one named metric among unnamed ones
+        (_field(1, 2, b""), True),  # an empty name on the wire still decodes as None
+        (_field(1, 0, b"\x01"), False),  # a varint in field 1: not a name to either schema
+    ],
+)
+def test_names_are_read_only_when_present(name_field: bytes, named: bool) -> None:
+    data = _metric(ALIAS_1, INT32, VALUE_7) + _metric(name_field, ALIAS_1, INT32, VALUE_7)
+    assert _scan_metrics(data) == (False, named)
+    assert decode_payload(data).metrics == _full(data)
