@@ -58,6 +58,7 @@ class Attachment:
         self._wake = wake
         self._inbox: deque[LinkEvent] = deque()
         self._wake_pending = False
+        self.on_decoded: Callable[[float], None] | None = None  # tracing: seconds per decode
         factory: SourceFactory = source_factory or ControlClient
         self.reply_topic = c.reply_topic(settings.effective_client_id)
         self.source = factory(settings, self._sink)
@@ -77,7 +78,10 @@ class Attachment:
         ):
             # decode here, on the source's thread: JSON + contract checks are the costly part of a
             # message, and doing them here keeps the UI loop free to answer keys
+            started = time.monotonic()
             event = replace(event, decoded=decode(event.topic, event.payload))
+            if self.on_decoded is not None:
+                self.on_decoded(time.monotonic() - started)
         self._inbox.append(event)
         if not self._wake_pending:
             self._wake_pending = True

@@ -126,13 +126,14 @@ class TagsScreen(GatewayScreen):
         detail = self.query_one("#tag-detail", Static)
         spark = self.query_one("#spark", Sparkline)
         if key is None or entry is None:
-            detail.update("no tag selected" if self.model.tags else "no tags yet")
+            detail.update("no tag selected" if self.model.tags else "no tags yet", layout=False)
             spark.data = []
             return
         writable = "writable (W)" if entry.writable else "read-only"
         detail.update(
             f"{key[0]}/{key[1]}  {format_value(entry.value, entry.unit)}  {entry.datatype}  {writable}  "
-            f"trend of the last {len(entry.history)} values"
+            f"trend of the last {len(entry.history)} values",
+            layout=False,  # a fixed-size line: no layout of the whole screen per key
         )
         spark.data = list(entry.history)
 

@@ -9,6 +9,7 @@ then produces the proper error or value: this never accepts what the contract wo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -16,6 +17,24 @@ from tui._contract import Quality, TagChanges, TagSnapshot, TagValue, c
 
 _QUALITY = {q.value: q for q in Quality}
 _SCALARS = (bool, int, float, str)
+
+
+def _int_counters(cls: type[TagChanges] | type[TagSnapshot], known: set[str]) -> dict[str, int] | None:
+    """The message's other fields, if all are int counters with a default (``dropped``,
+    ``pending``): read generically, so a counter added to the contract needs no change here. None
+    (the fast path is off for this message) if the contract grew a field of another kind."""
+    extra: dict[str, int] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in known:
+            continue
+        if type(f.default) is not int:
+            return None
+        extra[f.name] = f.default
+    return extra
+
+
+_CHANGES_EXTRA = _int_counters(TagChanges, {"timestamp_ms", "device_id", "changes"})
+_SNAPSHOT_EXTRA = _int_counters(TagSnapshot, {"timestamp_ms", "device_id", "tags"})
 
 
 def _tag(item: Any) -> TagValue | None:
@@ -44,10 +63,12 @@ def decode_tags_fast(kind: c.TopicKind, payload: bytes) -> TagChanges | TagSnaps
     """Decode a TagChanges/TagSnapshot payload, or None to let the contract decoder handle it."""
     if kind is c.TopicKind.TAG_CHANGES:
         cls: type[TagChanges] | type[TagSnapshot] = TagChanges
-        field = "changes"
+        field, defaults = "changes", _CHANGES_EXTRA
     elif kind is c.TopicKind.TAGS:
-        cls, field = TagSnapshot, "tags"
+        cls, field, defaults = TagSnapshot, "tags", _SNAPSHOT_EXTRA
     else:
+        return None
+    if defaults is None:
         return None
     if not payload or len(payload) > c.MAX_PAYLOAD_BYTES:
         return None
@@ -69,9 +90,14 @@ def decode_tags_fast(kind: c.TopicKind, payload: bytes) -> TagChanges | TagSnaps
         if tag is None:
             return None
         tags.append(tag)
-    if cls is TagChanges:
-        dropped = data.get("dropped", 0)
-        if type(dropped) is not int:
+    if not data.keys() <= {"timestamp_ms", "device_id", field, *defaults}:
+        return None  # a key the fast path does not know: the contract decoder decides
+    counters = {}
+    for name, default in defaults.items():
+        value = data.get(name, default)
+        if type(value) is not int:
             return None
-        return TagChanges(ts, device, tuple(tags), dropped)
-    return TagSnapshot(ts, device, tuple(tags))
+        counters[name] = value
+    if cls is TagChanges:
+        return TagChanges(ts, device, tuple(tags), **counters)
+    return TagSnapshot(ts, device, tuple(tags), **counters)

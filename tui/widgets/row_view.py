@@ -20,7 +20,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -69,6 +69,8 @@ class RowView(ScrollView, can_focus=True):
         self._row_cells: RowCells = lambda _index: ()
         self._style_cache: dict[str, Style] = {}
         self._width = sum(w for _, w in self.columns) + _GAP * len(self.columns)
+        self._base = Style()  # the widget's style, looked up once per render pass (not per line)
+        self._focused = False
 
     # ---- content ------------------------------------------------------------------------------------
 
@@ -87,12 +89,18 @@ class RowView(ScrollView, can_focus=True):
         return range(top, min(top + max(self.size.height - 1, 0), self.row_count))
 
     def refresh_if_visible(self, indices: set[int]) -> bool:
-        """Repaint the visible rows if any of ``indices`` is on screen; returns whether it did."""
+        """Repaint those of ``indices`` that are on screen (only their lines); returns whether any was."""
         visible = self.visible_rows()
-        if any(i in visible for i in indices):
-            self.refresh()
-            return True
-        return False
+        shown = [i for i in indices if i in visible]
+        for index in shown:
+            self._refresh_row(index)
+        return bool(shown)
+
+    def _refresh_row(self, index: int) -> None:
+        """Repaint the one line of row ``index`` (a key press costs two lines, not the whole view)."""
+        y = index - int(self.scroll_offset.y) + 1  # line 0 is the header
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, max(self._width, self.size.width), 1))
 
     # ---- rendering ------------------------------------------------------------------------------------
 
@@ -102,10 +110,17 @@ class RowView(ScrollView, can_focus=True):
             style = self._style_cache[text] = Style.parse(text) if text else Style()
         return style
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # rich_style walks every ancestor's styles: once per pass, not once per line (a full
+        # repaint of 40 lines spent more time there than in the rows themselves)
+        self._base = self.rich_style
+        self._focused = self.has_focus
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x = int(self.scroll_offset.x)
         width = self.size.width
-        base = self.rich_style
+        base = self._base
         if y == 0:
             segments = [
                 Segment(set_cell_size(name, w) + " " * _GAP, base + _HEADER) for name, w in self.columns
@@ -115,8 +130,8 @@ class RowView(ScrollView, can_focus=True):
         if index >= self.row_count:
             return Strip.blank(width, base)
         cells = self._row_cells(index)
-        row_style = base + _CURSOR if index == self.cursor and self.has_focus else base
-        if index == self.cursor and not self.has_focus:
+        row_style = base + _CURSOR if index == self.cursor and self._focused else base
+        if index == self.cursor and not self._focused:
             row_style = base + Style(underline=True)
         segments = []
         for (_, w), cell in zip(self.columns, cells, strict=False):
@@ -127,22 +142,29 @@ class RowView(ScrollView, can_focus=True):
 
     # ---- cursor -------------------------------------------------------------------------------------------
 
-    def _scroll_to_cursor(self) -> None:
+    def _scroll_to_cursor(self) -> bool:
+        """Scroll so the cursor is visible; returns whether that scrolled."""
         body = max(self.size.height - 1, 1)
         top = int(self.scroll_offset.y)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
         elif self.cursor >= top + body:
             self.scroll_to(y=self.cursor - body + 1, animate=False)
+        else:
+            return False
+        return True
 
     def _move_to(self, index: int) -> None:
         if self.row_count == 0:
             return
         index = max(0, min(index, self.row_count - 1))
         if index != self.cursor:
-            self.cursor = index
-            self._scroll_to_cursor()
-            self.refresh()
+            previous, self.cursor = self.cursor, index
+            if self._scroll_to_cursor():
+                self.refresh()
+            else:  # only the old and the new cursor line change
+                self._refresh_row(previous)
+                self._refresh_row(index)
             self.post_message(self.Highlighted(self, index))
 
     def action_move(self, delta: int) -> None:
