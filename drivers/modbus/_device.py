@@ -47,6 +47,7 @@ class DeviceRunner:
         self.link = link
         self._emit = emit
         self._last = last_values
+        self.mask_write: bool | None = None  # FC22 works (True), is refused (False), untried (None)
         self._decoders: dict[str, Decoder] = {
             t.name: make_decoder(t, device.order_of(t)) for t in device.tags if not t.area.is_bit
         }
@@ -135,7 +136,10 @@ class DeviceRunner:
         last = self._last
         if block.area.is_bit:
             for tag in block.tags:
-                v: Value = bool(values[tag.address - block.start])
+                at = tag.address - block.start
+                v: Value = (
+                    [bool(b) for b in values[at : at + tag.count]] if tag.length > 1 else bool(values[at])
+                )
                 last[tag.name] = v
                 batch.append(Sample(tag.name, v, Quality.GOOD, ts, None, tag.unit))
             return batch
@@ -212,7 +216,12 @@ class DeviceRunner:
             reconnects=self.link.connects,
             latency_ms_avg=(self._latency_sum / n * 1000) if n else None,
             latency_ms_max=self._latency_max * 1000 if n else None,
-            notes=self.link.notes(),
+            notes=self.link.notes()
+            + (
+                ("no Mask Write Register (FC22): register bits are written read-modify-write",)
+                if self.mask_write is False
+                else ()
+            ),
         )
 
     def tag(self, name: str) -> ModbusTag | None:

@@ -14,7 +14,7 @@ from drivers.errors import DeviceError, ErrorKind
 from drivers.modbus._codec import EncodeError, check_range, decode_tag, encode_tag
 from drivers.modbus._device import DeviceRunner
 from drivers.modbus._link import ModbusLink, link_key
-from drivers.modbus._spec import Area, DataType, ModbusDevice, ModbusTag, validate_devices
+from drivers.modbus._spec import Area, BitWrite, DataType, ModbusDevice, ModbusTag, validate_devices
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,11 @@ class ModbusDriver(Driver):
                 tag, WriteStatus.REJECTED, reason=f"tag {tag!r} is not writable (set writable)"
             )
         try:
-            if spec.area is Area.COIL:
+            if spec.area is Area.COIL and spec.count > 1:
+                await runner.link.write_coils(
+                    device.name, device.unit_id, spec.address, _bits(value, spec.count), device.timeout
+                )
+            elif spec.area is Area.COIL:
                 if not isinstance(value, bool | int) or value not in (0, 1):
                     raise EncodeError(f"expected a bool for a coil, got {value!r}")
                 await runner.link.write_coil(
@@ -130,23 +134,7 @@ class ModbusDriver(Driver):
             elif spec.data_type is DataType.BOOL:
                 if not isinstance(value, bool | int) or value not in (0, 1):
                     raise EncodeError(f"expected a bool for a register bit, got {value!r}")
-                # Read-modify-write of one register: not atomic against other masters writing the
-                # same register (FC22 mask write is optional and often unsupported).
-                words = await runner.link.read(
-                    device.name,
-                    device.unit_id,
-                    spec.area,
-                    spec.address,
-                    1,
-                    timeout=device.timeout,
-                    retries=device.retries,
-                )
-                word = int(words[0])
-                mask = 1 << (spec.bit or 0)
-                word = (word | mask) if value else (word & ~mask)
-                await runner.link.write_registers(
-                    device.name, device.unit_id, spec.address, [word], device.timeout
-                )
+                await _write_bit(runner, spec, bool(value))
             else:
                 words = encode_tag(spec, device.order_of(spec), value)
                 await runner.link.write_registers(
@@ -182,7 +170,7 @@ class ModbusDriver(Driver):
                 reason="written, but the read-back failed",
             )
         if spec.area.is_bit:
-            read: Value = bool(got[0])
+            read: Value = [bool(b) for b in got] if spec.count > 1 else bool(got[0])
         else:
             read = decode_tag(spec, device.order_of(spec), [int(w) for w in got])
         if _same(read, value, spec):
@@ -221,6 +209,53 @@ class ModbusDriver(Driver):
             samples_dropped=self._queue.dropped_samples,
             devices=devices,
         )
+
+
+def _bits(value: Value, count: int) -> list[bool]:
+    """A coil array's value: exactly ``count`` bools (0/1 accepted)."""
+    if not isinstance(value, list | tuple) or len(value) != count:
+        raise EncodeError(f"expected a list of {count} bools for a coil array, got {value!r}")
+    if any(not isinstance(v, bool | int) or v not in (0, 1) for v in value):
+        raise EncodeError(f"expected bools (or 0/1) for a coil array, got {value!r}")
+    return [bool(v) for v in value]
+
+
+async def _write_bit(runner: DeviceRunner, spec: ModbusTag, value: bool) -> None:
+    """One bit of a holding register: Mask Write Register (FC22) when the device has it, else
+    read-modify-write, per ``device.bit_write`` (:class:`~drivers.modbus.BitWrite`)."""
+    device, link = runner.device, runner.link
+    mask = 1 << (spec.bit or 0)
+    if device.bit_write is not BitWrite.READ_MODIFY_WRITE and runner.mask_write is not False:
+        try:
+            # AND keeps every other bit; OR sets ours when wanted (it only lands where AND is 0)
+            await link.mask_write_register(
+                device.name,
+                device.unit_id,
+                spec.address,
+                (0xFFFF & ~mask, mask if value else 0),
+                device.timeout,
+            )
+            runner.mask_write = True
+            return
+        except DeviceError as exc:
+            # exception 01 (illegal function): the device has no FC22; anything else is a real failure
+            if device.bit_write is BitWrite.MASK or exc.kind is not ErrorKind.EXCEPTION or exc.code != 1:
+                raise
+            log.info("%s: no Mask Write Register (FC22); writing bits read-modify-write", device.name)
+            runner.mask_write = False
+    # Read-modify-write of one register: not atomic against other masters writing the same register.
+    words = await link.read(
+        device.name,
+        device.unit_id,
+        spec.area,
+        spec.address,
+        1,
+        timeout=device.timeout,
+        retries=device.retries,
+    )
+    word = int(words[0])
+    word = (word | mask) if value else (word & ~mask)
+    await link.write_registers(device.name, device.unit_id, spec.address, [word], device.timeout)
 
 
 def _same(read: Value, wanted: Value, spec: ModbusTag) -> bool:

@@ -351,6 +351,37 @@ class ModbusLink:
             validate=lambda r: None if r.function_code == expected_fc else f"function code {r.function_code}",
         )
 
+    async def write_coils(
+        self, device: str, unit: int, start: int, values: list[bool], timeout: float
+    ) -> None:
+        """Write consecutive coils with function 15 (no retry)."""
+        await self._exchange(
+            device,
+            f"coils {start}..{start + len(values) - 1}",
+            timeout=timeout,
+            retries=0,
+            call=lambda c: c.write_coils(start, values, device_id=unit),
+            validate=lambda r: None if r.function_code == 15 else f"function code {r.function_code}",
+        )
+
+    async def mask_write_register(
+        self, device: str, unit: int, address_: int, masks: tuple[int, int], timeout: float
+    ) -> None:
+        """Function 22: register = (register AND and_mask) OR (or_mask AND NOT and_mask), in the
+        device, atomically (Modbus Application Protocol v1.1b3, 6.16); ``masks`` is (AND, OR).
+        No retry."""
+        and_mask, or_mask = masks
+        await self._exchange(
+            device,
+            f"holding register {address_}",
+            timeout=timeout,
+            retries=0,
+            call=lambda c: c.mask_write_register(
+                address=address_, and_mask=and_mask, or_mask=or_mask, device_id=unit
+            ),
+            validate=lambda r: None if r.function_code == 22 else f"function code {r.function_code}",
+        )
+
     async def write_coil(self, device: str, unit: int, address_: int, value: bool, timeout: float) -> None:
         await self._exchange(
             device,

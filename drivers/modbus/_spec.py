@@ -49,6 +49,20 @@ class DataType(enum.Enum):
     STRING = "string"
 
 
+class BitWrite(enum.Enum):
+    """How a bool tag in a register (``bit``) is written.
+
+    AUTO: Mask Write Register (function 22, atomic in the device) until the device answers
+    exception 01 (illegal function), then read-modify-write (FC03 + FC06) for good.
+    MASK: function 22 only. READ_MODIFY_WRITE: never function 22 (not atomic against another master
+    writing the same register between the read and the write).
+    """
+
+    AUTO = "auto"
+    MASK = "mask"
+    READ_MODIFY_WRITE = "read_modify_write"
+
+
 class ByteOrder(enum.Enum):
     """Byte/word order of multi-register values, named by where bytes A (most significant) .. D land.
 
@@ -138,7 +152,9 @@ class ModbusTag:
         address: 0-based protocol address (use :meth:`at` to give a ``40001``-style reference).
         data_type: how registers decode; coils and discrete inputs are always BOOL.
         bit: for BOOL in a register area, the bit (0 = least significant) inside the register.
-        length: for STRING, the number of characters (bytes; two per register, padding NULs stripped).
+        length: for STRING, the number of characters (bytes; two per register, padding NULs stripped);
+            for coils and discrete inputs, ``length`` >= 2 makes the tag an array of that many
+            consecutive bits (value ``list[bool]``; written with function 15).
         byte_order: overrides the device's byte order for this tag; ``None`` = the device's.
         scale, offset: engineering value = raw * scale + offset (reversed on write).
         unit: engineering units, passed through to samples.
@@ -176,7 +192,7 @@ class ModbusTag:
     def count(self) -> int:
         """Registers (or bits) the tag occupies."""
         if self.area.is_bit:
-            return 1
+            return max(1, self.length)
         if self.data_type is DataType.STRING:
             return max(1, math.ceil(self.length / 2))
         return _REGISTER_COUNT[self.data_type]
@@ -260,6 +276,7 @@ class ModbusDevice:
         max_read_registers / max_read_bits: the device's per-request limits (<= protocol limits).
         max_gap_registers / max_gap_bits: unused addresses a block may span to save a request.
         backoff_initial / backoff_max: retry delays of a failing device, in seconds.
+        bit_write: how bools inside registers are written (:class:`BitWrite`).
     """
 
     name: str
@@ -276,6 +293,7 @@ class ModbusDevice:
     max_gap_bits: int = 32
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
+    bit_write: BitWrite = BitWrite.AUTO
 
     def order_of(self, tag: ModbusTag) -> ByteOrder:
         return tag.byte_order or self.byte_order
@@ -330,6 +348,8 @@ def _tag_problems(where: str, tag: ModbusTag, device: ModbusDevice) -> list[str]
             problems.append(f"{where}.bit: {tag.bit}, expected 0..15")
     elif tag.data_type is DataType.BOOL and not tag.area.is_bit:
         problems.append(f"{where}.bit: a bool in a register area needs a bit number 0..15")
+    if tag.area.is_bit and tag.writable and tag.count > MAX_WRITE_COILS:
+        problems.append(f"{where}.length: {tag.count} coils, more than {MAX_WRITE_COILS} per write (FC15)")
     if tag.data_type is DataType.STRING and tag.length < 1:
         problems.append(f"{where}.length: a string needs a length >= 1 (characters)")
     limit = device.max_read_bits if tag.area.is_bit else device.max_read_registers

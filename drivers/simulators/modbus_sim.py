@@ -221,6 +221,7 @@ class ModbusSimulator:
         self._regs: dict[Area, list[int]] = {
             a: [0] * size[a] for a in (Area.HOLDING_REGISTER, Area.INPUT_REGISTER)
         }
+        self.function_codes: dict[int, int] = {}  # function code -> requests served (tests)
         self._bits: dict[Area, list[bool]] = {a: [False] * size[a] for a in (Area.COIL, Area.DISCRETE_INPUT)}
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -311,6 +312,7 @@ class ModbusSimulator:
     ) -> None:
         """pymodbus hook: serve reads from our store and keep client writes in it."""
         self.requests += 1
+        self.function_codes[function_code] = self.function_codes.get(function_code, 0) + 1
         area = {
             1: Area.COIL,
             5: Area.COIL,

@@ -13,7 +13,10 @@ came from (catalogue T48). Behaviours:
   the byte count (T50).
 - ``max_connections``: accepting one more kicks the oldest (T51); ``idle_close`` closes connections
   idle longer than that many seconds (T51).
-Counters: ``requests``, ``connections_total``, ``active``; ``request_log`` keeps (fc, address, count).
+- ``mask_write``: answer function 22 against ``fixed`` (without it: exception 01, as many devices).
+Counters: ``requests``, ``connections_total``, ``active``; ``request_log`` keeps (fc, address, count);
+``writes`` keeps (fc, address, values) of writes (FC05/06/15/16/22); ``refused`` the function codes
+answered with exception 01.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class FakeModbusDevice:
     connections_total: int = 0
     request_log: list[tuple[int, int, int]] = field(default_factory=list)
     writes: list[tuple[int, int, list[int]]] = field(default_factory=list)
+    mask_write: bool = False  # answer function 22 (Mask Write Register); otherwise exception 01
+    refused: list[int] = field(default_factory=list)  # function codes answered with exception 01
     _server: asyncio.Server | None = None
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -164,4 +169,19 @@ class FakeModbusDevice:
             for i, v in enumerate(values):
                 self.fixed[address + i] = v
             return pdu[:5]
+        if fc == 15:
+            address, count, _nbytes = struct.unpack(">HHB", pdu[1:6])
+            bits = [bool(pdu[6 + i // 8] >> (i % 8) & 1) for i in range(count)]
+            code = self._exception_for(fc, address, count)
+            if code is not None:
+                return bytes([fc | 0x80, code])
+            self.writes.append((fc, address, [int(b) for b in bits]))
+            return pdu[:5]
+        if fc == 22 and self.mask_write:
+            address, and_mask, or_mask = struct.unpack(">HHH", pdu[1:7])
+            current = self.fixed.get(address, value_of(address, number))
+            self.fixed[address] = (current & and_mask) | (or_mask & ~and_mask & 0xFFFF)
+            self.writes.append((fc, address, [and_mask, or_mask]))
+            return pdu[:7]
+        self.refused.append(fc)
         return bytes([fc | 0x80, 1])
