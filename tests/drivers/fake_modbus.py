@@ -171,11 +171,11 @@ class FakeModbusDevice:
             return pdu[:5]
         if fc == 15:
             address, count, _nbytes = struct.unpack(">HHB", pdu[1:6])
-            bits = [bool(pdu[6 + i // 8] >> (i % 8) & 1) for i in range(count)]
+            coils = [bool(pdu[6 + i // 8] >> (i % 8) & 1) for i in range(count)]
             code = self._exception_for(fc, address, count)
             if code is not None:
                 return bytes([fc | 0x80, code])
-            self.writes.append((fc, address, [int(b) for b in bits]))
+            self.writes.append((fc, address, [int(b) for b in coils]))
             return pdu[:5]
         if fc == 22 and self.mask_write:
             address, and_mask, or_mask = struct.unpack(">HHH", pdu[1:7])
