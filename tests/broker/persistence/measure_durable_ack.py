@@ -63,7 +63,7 @@ def main(count: int, runs: int) -> None:
             for durable in (False, True):
                 rates[durable].append(one_run(Path(tmp) / f"{run}-{durable}", count, durable))
     write_behind = statistics.median(rates[False])
-    durable = statistics.median(rates[True])
+    durable_rate = statistics.median(rates[True])
     print(
         json.dumps(
             {
@@ -71,8 +71,8 @@ def main(count: int, runs: int) -> None:
                 "messages": count,
                 "runs": runs,
                 "write_behind_acks_per_s": round(write_behind),
-                "durable_ack_acks_per_s": round(durable),
-                "ratio": round(durable / write_behind, 3),
+                "durable_ack_acks_per_s": round(durable_rate),
+                "ratio": round(durable_rate / write_behind, 3),
                 "all_write_behind": [round(r) for r in rates[False]],
                 "all_durable_ack": [round(r) for r in rates[True]],
             }

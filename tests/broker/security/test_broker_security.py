@@ -291,7 +291,7 @@ async def subscribe_and_collect_retained(
     await reader.subscribe(f"markers/{client_id}", 1)
     await reader.subscribe("plant/line/+", 1)
     await prove_nothing_else_arrives(reader, reader, client_id)
-    got = [(m.topic, m.payload) for m in reader.messages if m.retain]
+    got = [(m.topic, bytes(m.payload)) for m in reader.messages if m.retain]
     reader.stop()
     return got
 
