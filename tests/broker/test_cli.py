@@ -10,6 +10,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from tests.support.waiting import wait_until
 
@@ -28,7 +30,7 @@ def _start(*args: str) -> subprocess.Popen[str]:
 
 def _stop(process: subprocess.Popen[str]) -> int:
     process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=10)  # also closes the pipes
+    process.communicate(timeout=60)  # also closes the pipes; a deadline for a loaded machine
     return process.returncode
 
 
@@ -143,3 +145,22 @@ def test_port_in_use_is_a_clear_error() -> None:
     assert process.returncode == 1
     assert "cannot listen" in process.stderr
     assert "Traceback" not in process.stderr
+
+
+def test_response_information_option_answers_a_5_0_client_that_asks() -> None:
+    process = _start("--port", "0", "--allow-anonymous", "--response-information", "rsp/")
+    try:
+        port = _port(process)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="cli-rsp", protocol=mqtt.MQTTv5)
+        got: list[object] = []
+        client.on_connect = lambda c, u, flags, rc, props: got.append(props)
+        request = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        request.RequestResponseInformation = 1
+        client.connect("127.0.0.1", port, properties=request)
+        client.loop_start()
+        wait_until(lambda: got, timeout=30, message="CONNACK")
+        client.disconnect()
+        client.loop_stop()
+        assert getattr(got[0], "ResponseInformation", None) == "rsp/cli-rsp/"
+    finally:
+        assert _stop(process) == 0
