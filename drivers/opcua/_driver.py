@@ -53,7 +53,8 @@ from drivers.errors import DeviceError, ErrorKind, from_opcua
 from drivers.opcua import _lazy as lazy
 from drivers.opcua._browse import BrowseEntry, browse_children
 from drivers.opcua._deadband import PercentDeadband, load_ranges
-from drivers.opcua._requests import monitored_item_request, subscription_parameters
+from drivers.opcua._items import create_items
+from drivers.opcua._requests import subscription_parameters
 from drivers.opcua._resolve import resolve_tags
 from drivers.opcua._resume import Restored, delete_quietly, restore_subscription
 from drivers.opcua._session import close_quietly, open_session, reactivate_session
@@ -89,6 +90,7 @@ class OpcUaDriver(Driver):
                 if t.deadband and t.deadband[0] is DeadbandKind.PERCENT
             }
         )  # applied client-side too; see drivers.opcua._deadband
+        self.deadband_refused: list[str] = []  # tags whose percent deadband the server refused
         self._nodes: dict[str, Any] = {}
         self._types: dict[str, str] = {}
         self._client: Any = None
@@ -321,7 +323,6 @@ class OpcUaDriver(Driver):
     async def _subscribe(self, client: Any, tags: list[OpcUaTag]) -> Any:
         from asyncua.common.subscription import OverflowPolicy
 
-        ua = lazy.ua()
         sub = await client.create_subscription(
             subscription_parameters(self.server),
             None,
@@ -330,23 +331,15 @@ class OpcUaDriver(Driver):
         )
         self.subscriptions_created += 1
         handle_of = {t.name: h for h, t in self._handles.items()}
-        requests = [
-            monitored_item_request(self.server, tag, self._nodes[tag.name].nodeid, handle_of[tag.name])
-            for tag in tags
-        ]
-        results = await sub.create_monitored_items(requests)
-        bad = []
-        for tag, result in zip(tags, results, strict=True):
-            if isinstance(result, ua.StatusCode):
-                error = DeviceError(
-                    self.server.name,
-                    ErrorKind.EXCEPTION,
-                    f"monitored item refused: {result.name}",
-                    address=tag.address,
-                    code=int(result.value),
-                    hint="check the NodeId, and the deadband (percent needs an EURange)",
-                )
-                bad.append(Sample(tag.name, None, Quality.BAD, utc_ms(), error, tag.unit))
+        targets = {t.name: (self._nodes[t.name].nodeid, handle_of[t.name]) for t in tags}
+        bad, unfiltered = await create_items(sub, self.server, tags, targets)
+        for name in unfiltered:
+            log.info(
+                "%s: %s: percent deadband refused by the server; filtering client-side",
+                self.server.name,
+                name,
+            )
+        self.deadband_refused = sorted(set(self.deadband_refused) | set(unfiltered))
         if bad:
             self._emit(bad)
         return sub

@@ -30,10 +30,12 @@ def subscription_parameters(server: OpcUaServer) -> Any:
     return params
 
 
-def monitored_item_request(server: OpcUaServer, tag: OpcUaTag, node_id: Any, client_handle: int) -> Any:
+def monitored_item_request(
+    server: OpcUaServer, tag: OpcUaTag, node_id: Any, client_handle: int, *, with_filter: bool = True
+) -> Any:
     """One MonitoredItemCreateRequest (OPC 10000-4, 5.12.2): sampling interval (the publishing
     interval when the tag gives none), queue size discarding the oldest, optional deadband filter
-    (DeadbandType 1 absolute, 2 percent of the EURange, 7.22.2)."""
+    (DeadbandType 1 absolute, 2 percent of the EURange, 7.22.2) unless ``with_filter`` is false."""
     ua = lazy.ua()
     rv = ua.ReadValueId()
     rv.NodeId = node_id
@@ -44,7 +46,7 @@ def monitored_item_request(server: OpcUaServer, tag: OpcUaTag, node_id: Any, cli
     mparams.SamplingInterval = interval * 1000
     mparams.QueueSize = tag.queue_size
     mparams.DiscardOldest = True
-    if tag.deadband is not None:
+    if tag.deadband is not None and with_filter:
         flt = ua.DataChangeFilter()
         flt.Trigger = ua.DataChangeTrigger.StatusValue
         flt.DeadbandType = int(tag.deadband[0])

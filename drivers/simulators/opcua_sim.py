@@ -106,6 +106,9 @@ class OpcUaSimulator:
         max_subscriptions: refuse subscriptions beyond this many (0: a server without subscriptions).
         min_session_timeout: the shortest session timeout the server grants, seconds (asyncua's
             default is 5 s; tests of session expiry lower it).
+        refuse_percent_deadband: answer monitored items with a percent deadband filter
+            Bad_MonitoredItemFilterUnsupported, as servers without it do (asyncua accepts and
+            ignores it).
     """
 
     def __init__(
@@ -122,6 +125,7 @@ class OpcUaSimulator:
         user_certificates: Sequence[bytes] | None = None,
         max_subscriptions: int | None = None,
         min_session_timeout: float | None = None,
+        refuse_percent_deadband: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -133,6 +137,7 @@ class OpcUaSimulator:
         self.user_certificates = None if user_certificates is None else tuple(user_certificates)
         self.max_subscriptions = max_subscriptions
         self.min_session_timeout = min_session_timeout
+        self.refuse_percent_deadband = refuse_percent_deadband
         self.variables: tuple[SimVariable, ...] = tuple(
             default_variables() + bench_variables(extra_variables)
         )
@@ -194,6 +199,8 @@ class OpcUaSimulator:
         await server.init()
         if self.min_session_timeout is not None:
             server.iserver.min_session_timeout_ms = self.min_session_timeout * 1000
+        if self.refuse_percent_deadband:
+            _refuse_percent_deadband(server.iserver.subscription_service)
         server.set_endpoint(f"opc.tcp://{self.host}:{self.port}/")
         server.set_server_name("edge-gateway simulator")
         policies = {
@@ -400,3 +407,34 @@ def _coerce(var: SimVariable, value: Any) -> Any:
 def _initial(var: SimVariable) -> Any:
     assert var.signal is not None
     return _coerce(var, var.signal.value(0.0))
+
+
+def _refuse_percent_deadband(service: Any) -> None:
+    """Make asyncua's subscription service refuse percent deadband filters item by item (the
+    other items of the request are created as usual, results kept in request order)."""
+    from drivers.opcua._lazy import ua as load_ua
+
+    ua = load_ua()
+
+    create = service.create_monitored_items
+
+    def percent(item: Any) -> bool:
+        # by field, not isinstance: the server decodes filters into its own copy of the class
+        flt = item.RequestedParameters.Filter
+        return getattr(flt, "DeadbandType", None) == ua.DeadbandType.Percent
+
+    async def create_monitored_items(params: Any) -> list[Any]:
+        items = list(params.ItemsToCreate)
+        params.ItemsToCreate = [i for i in items if not percent(i)]
+        created = iter(await create(params) if params.ItemsToCreate else [])
+        results = []
+        for item in items:
+            if percent(item):
+                refused = ua.MonitoredItemCreateResult()
+                refused.StatusCode = ua.StatusCode(ua.StatusCodes.BadMonitoredItemFilterUnsupported)
+                results.append(refused)
+            else:
+                results.append(next(created))
+        return results
+
+    service.create_monitored_items = create_monitored_items

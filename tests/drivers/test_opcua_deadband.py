@@ -69,3 +69,22 @@ def test_percent_deadband_rule() -> None:
     assert band.passes(Sample("t", None, Quality.BAD, 0))
     assert band.passes(Sample("other", 1.0, Quality.GOOD, 0))  # no deadband on that tag
     assert band.suppressed == 2
+
+
+@pytest.mark.timeout(60)
+async def test_refused_percent_deadband_is_created_without_filter_and_filtered_client_side() -> None:
+    async with OpcUaSimulator(update_interval=0.05, refuse_percent_deadband=True) as sim:
+        driver = OpcUaDriver("o", with_deadband(sim, {SETPOINT: 10.0}))
+        async with Collector(driver) as c:
+            await c.wait_quality(SETPOINT, Quality.GOOD, timeout=15)
+            assert driver.deadband_refused == [SETPOINT]
+            # created again without a filter (an empty ExtensionObject on the wire)
+            flt = sim.monitored_item_filters()[f"ns=2;s={SETPOINT}"]
+            assert getattr(flt, "DeadbandType", None) is None, flt
+            for value in (25.0, 40.0):
+                notified = driver.notifications
+                await sim.set_value(SETPOINT, value)
+                await async_wait_until(lambda: driver.notifications > notified, timeout=10)  # noqa: B023
+            await async_wait_until(lambda: c.latest[SETPOINT].value == 40.0, timeout=10)
+            assert [s.value for s in c.of(SETPOINT)] == [21.5, 40.0]
+            assert all(s.quality is Quality.GOOD for s in c.of(SETPOINT))
