@@ -421,7 +421,7 @@ def _refuse_percent_deadband(service: Any) -> None:
     def percent(item: Any) -> bool:
         # by field, not isinstance: the server decodes filters into its own copy of the class
         flt = item.RequestedParameters.Filter
-        return getattr(flt, "DeadbandType", None) == ua.DeadbandType.Percent
+        return bool(getattr(flt, "DeadbandType", None) == ua.DeadbandType.Percent)
 
     async def create_monitored_items(params: Any) -> list[Any]:
         items = list(params.ItemsToCreate)
