@@ -30,6 +30,11 @@ message is deleted only when its PUBACK arrives. The window is ``min(max_infligh
 the drain gets at most ``DrainPacing.window`` of it (and at most half), live traffic the rest, so the
 server's Receive Maximum is never exceeded [MQTT-3.3.4-7]. When the backlog is empty, the drain waits for
 a commit notification (or a 1 s poll), never for new live traffic to push it.
+
+Live data first: a live publish goes to the link at once (never queued behind the drain in this class),
+and the drain sends nothing while the link's own write queue is backed up
+(:class:`FlowControlledPublisher`, ``PahoLink.write_pending``), so drained bytes never pile up in paho in
+front of a live message. Rows are read from the store (in its writer thread) one batch ahead.
 """
 
 from __future__ import annotations
