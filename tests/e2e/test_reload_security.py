@@ -28,7 +28,10 @@ ACL = """\
 version = 1
 
 [roles.admin]
-rules = [ {{ allow = "readwrite", topic = "#" }} ]
+rules = [
+  {{ allow = "readwrite", topic = "#" }},
+  {{ allow = "readwrite", topic = "$GW/v1/#" }},
+]
 
 [roles.viewer]
 rules = [ {{ allow = "read", topic = "spBv1.0/#" }} ]
@@ -133,6 +136,7 @@ def test_sighup_reloads_the_password_and_acl_files(tmp_path: Path) -> None:
         reloads = _reload(gateway, 2)
         assert "security files NOT reloaded, the previous users and ACL stay in force" in reloads[-1]
         assert str(acl) in gateway.stderr()
+        _check_reported_on_the_control_plane(port, acl)
         newcomer = Client(port, "newcomer", "n-secret")
         try:
             assert newcomer.reason == 0
@@ -154,3 +158,23 @@ def _reload(gateway: GatewayProcess, count: int) -> list[str]:
 
     wait_until(lambda: len(lines()) >= count, timeout=20, message=lambda: gateway.stderr()[-2000:])
     return lines()
+
+
+def _check_reported_on_the_control_plane(port: int, acl: Path) -> None:
+    """The failed security reload is in the gateway status the terminal UI shows (admin user)."""
+    from gateway.control import contract as c
+    from tests.e2e.test_control_plane import ControlClient
+
+    client = ControlClient(port, username="technician", password="t-secret")
+    try:
+        status = wait_until(
+            lambda: (s := client.latest(c.GatewayStatus)) and s.last_reload and not s.last_reload.ok and s,
+            timeout=20,
+            message="the failed reload in the gateway status",
+        )
+        result = status.last_reload
+        assert result is not None and not result.ok and result.security_reloaded is False
+        assert result.security_message is not None and str(acl) in result.security_message
+        assert result.problems, "the ACL's problems are listed"
+    finally:
+        client.close()
