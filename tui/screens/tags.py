@@ -59,7 +59,8 @@ class TagsScreen(GatewayScreen):
         return self.SCREEN_TITLE if self.device_id is None else f"Tags of {self.device_id} (Esc back)"
 
     def compose_body(self) -> Iterable[Widget]:
-        yield RowView(list(zip(TAG_COLUMNS, _WIDTHS, strict=True)), id="tags")
+        columns = list(zip(TAG_COLUMNS, _WIDTHS, strict=True))
+        yield RowView(columns, id="tags", on_highlight=lambda _index: self._show_selected())
         yield Static("", id="tag-detail", markup=False)
         yield Sparkline([], id="spark")
 
@@ -116,9 +117,6 @@ class TagsScreen(GatewayScreen):
         if view.row_count == 0 or not 0 <= view.cursor < len(self._keys):
             return None
         return self._keys[view.cursor]
-
-    def on_row_view_highlighted(self, _event: RowView.Highlighted) -> None:
-        self._show_selected()
 
     def _show_selected(self) -> None:
         key = self._selected_key()

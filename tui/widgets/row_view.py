@@ -61,8 +61,18 @@ class RowView(ScrollView, can_focus=True):
     class Selected(Highlighted):
         """Enter was pressed on ``index``."""
 
-    def __init__(self, columns: Sequence[tuple[str, int]], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[tuple[str, int]],
+        *,
+        id: str | None = None,
+        on_highlight: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_highlight(index)`` runs inside the key's own handler when the cursor moves (before
+        the :class:`Highlighted` message), so what the owner shows about the selected row is in the
+        same screen update as the cursor, not one frame (1/60 s) or a message round later."""
         super().__init__(id=id)
+        self._on_highlight = on_highlight
         self.columns = list(columns)
         self.row_count = 0
         self.cursor = 0
@@ -82,7 +92,7 @@ class RowView(ScrollView, can_focus=True):
         self.cursor = max(0, min(self.cursor if cursor is None else cursor, count - 1))
         self._scroll_to_cursor()
         self.refresh()
-        self.post_message(self.Highlighted(self, self.cursor))
+        self._highlighted(self.cursor)
 
     def visible_rows(self) -> range:
         top = int(self.scroll_offset.y)
@@ -165,7 +175,12 @@ class RowView(ScrollView, can_focus=True):
             else:  # only the old and the new cursor line change
                 self._refresh_row(previous)
                 self._refresh_row(index)
-            self.post_message(self.Highlighted(self, index))
+            self._highlighted(index)
+
+    def _highlighted(self, index: int) -> None:
+        if self._on_highlight is not None:
+            self._on_highlight(index)
+        self.post_message(self.Highlighted(self, index))
 
     def action_move(self, delta: int) -> None:
         self._move_to(self.cursor + delta)
