@@ -11,6 +11,7 @@ the last one sampled, so slow drifts below the deadband still get reported once 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +106,7 @@ class MetricTable:
     def declare(self, owner: str | None, specs: tuple[MetricSpec, ...]) -> None:
         """(Re)declare the metric set of an owner, keeping current values of metrics that stay."""
         names = [spec.name for spec in specs]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
         if duplicates:
             raise EdgeNodeUsageError(f"{_owner(owner)} declares metrics twice: {duplicates}")
         old = self._owners.get(owner, {})

@@ -12,6 +12,7 @@ All are frozen, slotted dataclasses. Times are UTC milliseconds (int).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeAlias
@@ -132,7 +133,7 @@ class EdgeNodeConfig:
         if self.primary_host_id is not None:
             validate_id(self.primary_host_id, "primary_host_id")
         names = [spec.name for spec in self.node_metrics]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
         if duplicates:
             raise SparkplugEncodeError(f"node metrics declared twice: {duplicates}")
         for definition in self.template_definitions:
