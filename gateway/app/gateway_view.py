@@ -152,7 +152,10 @@ class DaemonView:
             depth=depth,
             bytes=status.bytes,
             oldest_age_s=None if oldest is None else max(0.0, (now - oldest) / 1000),
-            drain_rate_per_s=round(forwarding.drain_rate, 1) if depth else 0.0,
+            # measured rates over the store's recent window (not the drain's pacing ceiling), so the
+            # terminal UI's time-to-empty is what will really happen
+            drain_rate_per_s=round(status.out_per_s, 1),
+            write_rate_per_s=round(status.in_per_s, 1),
             dropped=sum(status.dropped.values()) + forwarding.dropped,
             drop_policy=d.config.store.drop_policy.value,
             capacity_messages=0,  # the store is capped by bytes (and the control plane says so)
