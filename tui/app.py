@@ -6,8 +6,10 @@
 Data flow: the MQTT thread (``tui.connection.client``) queues events and wakes the app with
 ``post_message(Inbox())`` (thread-safe); :meth:`GatewayTui.on_inbox` drains them into the model on
 the UI loop; a timer repaints the visible screen from the model at most ``redraw_hz`` times a
-second with only what changed. Keys: digits switch screens, ``?`` help, ``:``/ctrl+p palette,
-``/`` filter, Esc back, ``z`` freezes the display, ``q`` quits (the gateway keeps running).
+second with only what changed. Keys: digits switch screens (F1-F10 or alt+digit too, which also
+work while typing in a field), ``?`` help, ``:``/ctrl+p palette, ``/`` filter, ``s`` sort, ``y``
+copy the selected value, Esc back, ``z`` freezes the display, ``q`` quits (the gateway keeps
+running).
 No binding uses ctrl+a or ctrl+b (screen and tmux prefixes).
 """
 
@@ -80,6 +82,20 @@ class GatewayTui(App[None]):
         *(
             Binding(key, f"switch_mode('{name}')", title, show=False, id=f"screen-{name}")
             for key, name, title, _cls in SCREENS
+        ),
+        # A form or filter input consumes digits (they are text there), so the screens are also on
+        # F1-F10 and alt+digit, with priority: they work while typing. (F1 may be taken by the
+        # terminal's own help, F10 by its menu: alt+digit then.)
+        *(
+            Binding(
+                f"{fkey},alt+{key}",
+                f"switch_mode('{name}')",
+                f"{title} (also while typing)",
+                show=False,
+                priority=True,
+                key_display=f"{fkey.upper()}/alt+{key}",
+            )
+            for (key, name, title, _cls), fkey in zip(SCREENS, [f"f{n}" for n in range(1, 11)], strict=True)
         ),
         Binding("question_mark", "toggle_help", "Help", id="help"),
         Binding("colon", "command_palette", "Palette", show=False, id="palette"),

@@ -315,3 +315,41 @@ async def test_not_authorized_turns_the_app_read_only_with_one_line(
     finally:
         daemon.stop()
     assert daemon.requests == []
+
+
+async def test_sort_copy_and_screen_keys_while_typing(contract_daemon: ContractDaemon) -> None:
+    from textual.widgets import DataTable, Input
+
+    app = make_app(contract_daemon, client_id="tui-sort")
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await wait_for(pilot, lambda: len(app.attachment.model.devices) == 3, "devices")
+        await pilot.press("2")
+        table = app.screen.query_one("#devices", DataTable)
+
+        def order() -> list[str]:
+            return [str(k.value) for k in table.rows]
+
+        await wait_for(pilot, lambda: order() == ["line-1", "press-2", "skid-1"], "natural order")
+        await pilot.press("s", "s")  # device, then proto: modbus_tcp before opcua
+        await wait_for(pilot, lambda: order() == ["press-2", "skid-1", "line-1"], "sorted by proto")
+        await wait_text(pilot, "sorted by proto")
+        await pilot.press("y")
+        assert app.clipboard == order()[table.cursor_row]
+
+        await pilot.press("3")
+        await wait_text(pilot, "line-1/Running  true")  # the first tag in natural order
+        await pilot.press("y")
+        assert app.clipboard == "true"
+        await pilot.press("s", "s")  # tag, then value: numbers by value, booleans after
+        await pilot.press("home")
+        await wait_text(pilot, "skid-1/temperature  21.5 degC")
+        await pilot.press("y")
+        assert app.clipboard == "21.5 degC"
+
+        await pilot.press("slash", *"12")  # digits go into the filter field...
+        await wait_for(pilot, lambda: app.screen.query_one("FilterBar", Input).value == "12", "typed")
+        assert type(app.screen).__name__ == "TagsScreen"
+        await pilot.press("f4")  # ...while F-keys and alt+digit still switch screens
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "UplinkScreen", "F4: uplink")
+        await pilot.press("alt+6")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "BrokerScreen", "alt+6: broker")

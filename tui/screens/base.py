@@ -23,6 +23,7 @@ from textual.widgets import Footer
 from tui._contract import CommandFailed, CommandOk, Request, Response, c
 from tui.errors import CommandError
 from tui.viewmodel.filtering import RowFilter
+from tui.viewmodel.sorting import SortOrder
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.status_bar import StatusBar
@@ -40,13 +41,17 @@ class GatewayScreen(Screen[None]):
     SCREEN_TITLE: ClassVar[str] = ""
     PLANT_ACTIONS: ClassVar[frozenset[str]] = frozenset()
     HAS_FILTER: ClassVar[bool] = False
+    SORT_COLUMNS: ClassVar[tuple[str, ...]] = ()  # a list screen names its columns: ``s`` sorts
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="filter"),
+        Binding("s", "sort", "Sort (next column)", show=False, id="sort"),
+        Binding("y", "copy", "Copy the selected value", show=False, id="copy"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.row_filter = RowFilter.parse("")
+        self.row_order = SortOrder(self.SORT_COLUMNS)
 
     # ---- composition -------------------------------------------------------------------------------
 
@@ -100,8 +105,30 @@ class GatewayScreen(Screen[None]):
         self.row_filter = message.row_filter
         self.repaint(set(), set(), full=True)
 
+    # ---- sort and copy ---------------------------------------------------------------------------------
+
+    def action_sort(self) -> None:
+        self.row_order = self.row_order.next()
+        self.notify(self.row_order.label, timeout=2)
+        self.repaint(set(), set(), full=True)
+
+    def selected_text(self) -> str | None:
+        """What ``y`` copies: the selected row's value (None: nothing selected)."""
+        return None
+
+    def action_copy(self) -> None:
+        text = self.selected_text()
+        if text is None:
+            self.notify("nothing selected to copy", severity="warning")
+            return
+        # OSC 52: the terminal puts it on the clipboard, also over SSH (if the terminal allows it)
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied: {text}", timeout=3)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter" and not self.HAS_FILTER:
+            return False
+        if action == "sort" and not self.SORT_COLUMNS:
             return False
         if action in self.PLANT_ACTIONS and self.gw.read_only_reason:
             return None  # visible but greyed: the status bar says why

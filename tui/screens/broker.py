@@ -17,6 +17,7 @@ from tui.widgets.panel import Panel
 class BrokerScreen(GatewayScreen):
     SCREEN_TITLE = "6 Broker"
     HAS_FILTER = True
+    SORT_COLUMNS = CLIENT_COLUMNS
     DEFAULT_CSS = """
     BrokerScreen #broker { max-height: 12; }
     BrokerScreen DataTable { height: 1fr; }
@@ -30,5 +31,8 @@ class BrokerScreen(GatewayScreen):
 
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:
         self.query_one("#broker", Panel).show(summary.broker_lines(self.model, now_ms))
-        rows = client_rows(self.model, now_ms, self.row_filter)
+        rows = self.row_order.apply(client_rows(self.model, now_ms, self.row_filter), tables.cell_text)
         tables.sync_rows(self.query_one("#clients", DataTable), rows, CLIENT_COLUMNS)
+
+    def selected_text(self) -> str | None:
+        return tables.selected_key(self.query_one("#clients", DataTable))

@@ -24,6 +24,7 @@ def _ago(now_ms: int, then_ms: int | None) -> str:
 class DevicesScreen(GatewayScreen):
     SCREEN_TITLE = "2 Devices"
     HAS_FILTER = True
+    SORT_COLUMNS = DEVICE_COLUMNS
     PLANT_ACTIONS = frozenset({"toggle_enabled"})
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_tags", "Tags", id="open"),
@@ -42,11 +43,15 @@ class DevicesScreen(GatewayScreen):
 
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:
         table = self.query_one("#devices", DataTable)
-        tables.sync_rows(table, device_rows(self.model, now_ms, self.row_filter), DEVICE_COLUMNS)
+        rows = self.row_order.apply(device_rows(self.model, now_ms, self.row_filter), tables.cell_text)
+        tables.sync_rows(table, rows, DEVICE_COLUMNS)
         self._show_detail(now_ms)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_detail(self.now_ms())
+
+    def selected_text(self) -> str | None:
+        return tables.selected_key(self.query_one("#devices", DataTable))
 
     def _selected(self) -> c.DeviceStatus | None:
         key = tables.selected_key(self.query_one("#devices", DataTable))

@@ -46,6 +46,11 @@ def update_row(table: DataTable[object], key: str, cells: Sequence[Cell], column
             table.update_cell(key, column, text)
 
 
+def cell_text(row: Row, column: int) -> str:
+    """The text of one cell (what a sort compares)."""
+    return row.cells[column].text
+
+
 def selected_key(table: DataTable[object]) -> str | None:
     if table.row_count == 0:
         return None

@@ -33,6 +33,7 @@ _WIDTHS = (28, 16, 9, 13, 7, 8, 1)
 class TagsScreen(GatewayScreen):
     SCREEN_TITLE = "3 Tags"
     HAS_FILTER = True
+    SORT_COLUMNS = TAG_COLUMNS
     PLANT_ACTIONS = frozenset({"write"})
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("W", "write", "Write", id="write"),
@@ -51,6 +52,7 @@ class TagsScreen(GatewayScreen):
         self._index: dict[tuple[str, str], int] = {}
         self._version = -1
         self._filter_text = ""
+        self._sort: int | None = None
         self._ages_at = 0
         self._stale = False
 
@@ -88,7 +90,11 @@ class TagsScreen(GatewayScreen):
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:
         view = self.query_one("#tags", RowView)
         self._stale = self.model.is_stale(now_ms, now_ms)  # link down or daemon offline: dim every value
-        if self.model.tag_set_version != self._version or self.row_filter.text != self._filter_text:
+        if (
+            self.model.tag_set_version != self._version
+            or self.row_filter.text != self._filter_text
+            or self.row_order.column != self._sort
+        ):
             self._rebuild(view, now_ms)
             self._show_selected()
             return
@@ -106,11 +112,30 @@ class TagsScreen(GatewayScreen):
         selected = self._selected_key()
         self._version = self.model.tag_set_version
         self._filter_text = self.row_filter.text
-        self._keys = tag_keys(self.model, self.device_id, self.row_filter)
+        self._sort = self.row_order.column
+        keys = tag_keys(self.model, self.device_id, self.row_filter)
+        if self._sort is not None:
+            # sorted when the order or the set of tags changes, not at every value change: rows
+            # do not jump under the cursor while values move (10,000 tags: ~0.1 s, once per press)
+            keys = self.row_order.apply(keys, self._key_cell_text)
+        self._keys = keys
         self._index = {key: i for i, key in enumerate(self._keys)}
         self._ages_at = now_ms
         cursor = self._index.get(selected, 0) if selected is not None else 0
         view.set_rows(len(self._keys), self._row_cells, cursor)
+
+    def _key_cell_text(self, key: tuple[str, str], column: int) -> str:
+        entry = self._entry(key)
+        if entry is None:
+            return ""
+        if column == 0:
+            return f"{key[0]}/{key[1]}"
+        return tag_cells(entry, self.now_ms(), False)[column].text
+
+    def selected_text(self) -> str | None:
+        key = self._selected_key()
+        entry = self._entry(key) if key else None
+        return None if entry is None else format_value(entry.value, entry.unit)
 
     def _selected_key(self) -> tuple[str, str] | None:
         view = self.query_one("#tags", RowView)

@@ -26,7 +26,11 @@ class FilterBar(Input):
             self.row_filter = row_filter
 
     def __init__(self) -> None:
-        super().__init__(placeholder="filter (regex, ! inverts), Esc clears", id="filter")
+        super().__init__(
+            # digits are text here: say how to switch screens while typing (the app's F-keys)
+            placeholder="filter (regex, ! inverts), Esc clears; F1-F10 or alt+digit switch screens",
+            id="filter",
+        )
 
     def open(self) -> None:
         self.add_class("-shown")
