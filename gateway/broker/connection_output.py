@@ -5,7 +5,6 @@ bytes, packet ids, outbound topic aliases [MQTT-3.3.2-9], the client's Maximum P
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gateway.broker.codec.encode import (
@@ -13,68 +12,20 @@ from gateway.broker.codec.encode import (
     encode_publish_parts,
     publish_first_byte,
 )
-from gateway.broker.codec.packets import (
-    Connect,
-)
 from gateway.broker.codec.properties import encode_properties
-from gateway.broker.codec.stream import FrameReader
-from gateway.broker.codes import ReasonCode
-from gateway.broker.connection_state import State
-from gateway.broker.errors import ProtocolError
-from gateway.broker.hooks import AuthRequest
+from gateway.broker.connection_fields import ConnectionFields
 from gateway.broker.message import Message
 
 if TYPE_CHECKING:
-    from gateway.broker.core import BrokerCore
-    from gateway.broker.session import Delivery, Session
+    from gateway.broker.session import Delivery
 
 log = logging.getLogger(__name__)
 
 V5 = 5
 
 
-class OutputMixin:
+class OutputMixin(ConnectionFields):
     """Mixin of :class:`~gateway.broker.connection.Connection`; see its module docstring."""
-
-    # No __slots__ here: mypy cannot check slot assignments across mixins; Connection declares them all, so
-    # no instance __dict__ is ever filled.
-
-    if TYPE_CHECKING:
-        _core: BrokerCore
-        _out: list[bytes]
-        _out_size: int
-        _alias_in: dict[int, str]
-        _alias_out: dict[str, int]
-        _buffered: bytearray
-        _connect: Connect | None
-        _clean_start: bool
-        _reader: FrameReader
-        on_output: Callable[[], None]
-        congested: bool
-        session: Session | None
-        version: int
-        client_id: str
-        client_topic_alias_max: int
-        client_max_packet: int
-        send_window: int
-        request_problem_info: bool
-        state: State
-        pending_auth: AuthRequest | None
-        peer_host: str
-        peer_port: int
-        peer_cert_cn: str | None
-        listener: str
-        use_identity_as_username: bool
-        keepalive_limit: float
-        will: Message | None
-        will_delay: int
-        close_requested: bool
-
-        def _close(self, reason: ReasonCode | None = None, reason_string: str | None = None) -> None: ...
-
-        def _process(self, data: bytes, now: float) -> None: ...
-
-        def _fail(self, exc: ProtocolError) -> None: ...
 
     # -- output -----------------------------------------------------------------------------------------
 
