@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import socket
 import time
@@ -299,8 +300,9 @@ class OpcUaSimulator:
                 node = self._nodes[var.tag_name]
                 await self._server.write_attribute_value(
                     node.nodeid,
-                    ua.DataValue(
-                        ua.Variant(_coerce(var, var.signal.value(t)), getattr(ua.VariantType, var.type_name))
+                    _stamped(
+                        ua,
+                        ua.Variant(_coerce(var, var.signal.value(t)), getattr(ua.VariantType, var.type_name)),
                     ),
                 )
 
@@ -337,7 +339,7 @@ class OpcUaSimulator:
         var = self._by_tag[tag_name]
         await self._server.write_attribute_value(
             self._nodes[tag_name].nodeid,
-            ua.DataValue(ua.Variant(value, getattr(ua.VariantType, var.type_name))),
+            _stamped(ua, ua.Variant(value, getattr(ua.VariantType, var.type_name))),
         )
 
     async def expire_sessions(self) -> int:
@@ -407,6 +409,13 @@ def _coerce(var: SimVariable, value: Any) -> Any:
 def _initial(var: SimVariable) -> Any:
     assert var.signal is not None
     return _coerce(var, var.signal.value(0.0))
+
+
+def _stamped(ua: Any, variant: Any) -> Any:
+    """A DataValue with source and server timestamps of now: asyncua's direct attribute writes
+    stamp nothing, and a client would otherwise only know when a value arrived."""
+    now = dt.datetime.now(dt.UTC)
+    return ua.DataValue(variant, SourceTimestamp=now, ServerTimestamp=now)
 
 
 def _refuse_percent_deadband(service: Any) -> None:

@@ -5,6 +5,7 @@ through the fault proxy between the driver and the simulator."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -69,6 +70,7 @@ async def test_t54a_short_outage_reactivates_the_same_session(
         await async_wait_until(lambda: driver.reactivation_attempts >= 2, timeout=10)
         assert driver.reactivations == 0
         assert sim.session_count() == 1  # the server keeps the session (it has a subscription)
+        healed_ms = int(time.time() * 1000)
         proxy.heal()
         await async_wait_until(lambda: driver.reactivations == 1, timeout=15)
         await c.wait_quality("Line1.Counter", Quality.GOOD, timeout=10)
@@ -79,6 +81,15 @@ async def test_t54a_short_outage_reactivates_the_same_session(
         assert sim.session_count() == 1 and sim.subscription_count() == 1
         assert driver.health().devices[0].reconnects == 1
         gap_marked(c, "Line1.Counter")
+        # values the server sampled while the link was down arrive after it (queued server-side, or
+        # republished), with their source timestamps: after the gap's BAD, stamped before the heal
+        stream = c.of("Line1.Counter")
+        first_bad = next(i for i, s in enumerate(stream) if s.quality is Quality.BAD)
+        late = [
+            s for s in stream[first_bad + 1 :] if s.quality is Quality.GOOD and s.timestamp_ms < healed_ms
+        ]
+        assert len(late) >= 2, [(s.quality.name, s.value, s.timestamp_ms - healed_ms) for s in stream]
+        assert late[0].timestamp_ms >= stream[first_bad - 1].timestamp_ms
         # nothing delivered twice (republished and re-sent): the counter only goes up
         values = [s.value for s in c.of("Line1.Counter") if s.quality is Quality.GOOD]
         assert all(isinstance(v, int) for v in values)
