@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -31,6 +32,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from tui.connection.attachment import Attachment, SourceFactory
+from tui.glyphs import ASCII_CLASS, terminal_is_utf8
 from tui.screens.base import GatewayScreen
 from tui.screens.broker import BrokerScreen
 from tui.screens.config import ConfigScreen
@@ -78,6 +80,17 @@ class GatewayTui(App[None]):
     MODES: ClassVar = {name: cls for _key, name, _title, cls in SCREENS}
     DEFAULT_MODE = "overview"
     ENABLE_COMMAND_PALETTE = True
+    # Not a UTF-8 terminal (tui.glyphs): ASCII borders, and no sparkline (block characters only).
+    CSS = """
+    GatewayTui.-ascii Panel, GatewayTui.-ascii RichLog { border: ascii $primary-darken-2; }
+    GatewayTui.-ascii #tag-detail, GatewayTui.-ascii #detail, GatewayTui.-ascii #result-box {
+        border-top: ascii $primary-darken-2;
+    }
+    GatewayTui.-ascii ModalScreen > Vertical { border: ascii $primary; }
+    GatewayTui.-ascii ConfirmScreen > Vertical { border: ascii $error; }
+    GatewayTui.-ascii Input { border: ascii $primary-darken-2; }
+    GatewayTui.-ascii Sparkline { display: none; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(key, f"switch_mode('{name}')", title, show=False, id=f"screen-{name}")
@@ -104,8 +117,12 @@ class GatewayTui(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, settings: TuiSettings, source_factory: SourceFactory | None = None) -> None:
+    def __init__(
+        self, settings: TuiSettings, source_factory: SourceFactory | None = None, *, ascii_only: bool = False
+    ) -> None:
+        """``ascii_only``: draw with ASCII only (run_tui sets it when the locale is not UTF-8)."""
         super().__init__()
+        self.set_class(ascii_only, ASCII_CLASS)
         self.settings = settings
         self.attachment = Attachment(settings, self._wake, source_factory)
         self.attachment.commands.on_read_only = self._read_only_now
@@ -253,7 +270,7 @@ def run_tui(settings: TuiSettings, source_factory: SourceFactory | None = None) 
     # thread, and a key press takes dozens of loop turns. 1 ms keeps key-to-repaint short under load.
     sys.setswitchinterval(0.001)
     try:
-        app = GatewayTui(settings, source_factory)
+        app = GatewayTui(settings, source_factory, ascii_only=not terminal_is_utf8(os.environ))
         app.freeze_gc = True
         app.run()
     finally:
