@@ -311,6 +311,22 @@ def _message_class(file: Any, name: str) -> Any:
 _KINDS = descriptor_pb2.FieldDescriptorProto
 
 
+# (name, number, type, in the value oneof) of the Metric fields the fast path reads (§14 numbers).
+_COMMON_FIELDS = (
+    ("name", 1, _KINDS.TYPE_STRING, False),
+    ("alias", 2, _KINDS.TYPE_UINT64, False),
+    ("timestamp", 3, _KINDS.TYPE_UINT64, False),
+    ("datatype", 4, _KINDS.TYPE_UINT32, False),
+    ("int_value", 10, _KINDS.TYPE_UINT32, True),
+    ("long_value", 11, _KINDS.TYPE_UINT64, True),
+    ("float_value", 12, _KINDS.TYPE_FLOAT, True),
+    ("double_value", 13, _KINDS.TYPE_DOUBLE, True),
+    ("boolean_value", 14, _KINDS.TYPE_BOOL, True),
+    ("string_value", 15, _KINDS.TYPE_STRING, True),
+    ("bytes_value", 16, _KINDS.TYPE_BYTES, True),
+)
+
+
 def _common_payload_class() -> Any:
     """The Payload schema restricted to the fields of ordinary metrics (the rest parses as unknown).
 
@@ -322,19 +338,7 @@ def _common_payload_class() -> Any:
     file = _schema_file("common")
     metric = file.message_type.add(name="Metric")
     metric.oneof_decl.add(name="value")
-    for name, number, kind, in_oneof in (
-        ("name", 1, _KINDS.TYPE_STRING, False),
-        ("alias", 2, _KINDS.TYPE_UINT64, False),
-        ("timestamp", 3, _KINDS.TYPE_UINT64, False),
-        ("datatype", 4, _KINDS.TYPE_UINT32, False),
-        ("int_value", 10, _KINDS.TYPE_UINT32, True),
-        ("long_value", 11, _KINDS.TYPE_UINT64, True),
-        ("float_value", 12, _KINDS.TYPE_FLOAT, True),
-        ("double_value", 13, _KINDS.TYPE_DOUBLE, True),
-        ("boolean_value", 14, _KINDS.TYPE_BOOL, True),
-        ("string_value", 15, _KINDS.TYPE_STRING, True),
-        ("bytes_value", 16, _KINDS.TYPE_BYTES, True),
-    ):
+    for name, number, kind, in_oneof in _COMMON_FIELDS:
         field = metric.field.add(name=name, number=number, type=kind, label=_KINDS.LABEL_OPTIONAL)
         if in_oneof:
             field.oneof_index = 0
@@ -379,12 +383,14 @@ def _rare_payload_class() -> Any:
     with it collects the rare fields of all metrics into one list per field, in one C call and without
     a Python object per metric. All of them empty means no metric needs the full decoder. (This replaced
     re-encoding the restricted parse and comparing its size, which cost about 200 ns per metric.)
-    It also gathers the names (field 1): none at all, as in most DATA messages, spares the fast loop
-    one read per metric.
+    The common fields are declared too, as plain optional fields that each occurrence overwrites: parsing
+    them costs less than keeping them as unknown bytes, and ``name`` present means some metric has a
+    name (none at all, as in most DATA messages, spares the fast loop one read per metric).
     """
     file = _schema_file("rare")
     metric = file.message_type.add(name="Metric")
-    metric.field.add(name="name", number=1, type=_KINDS.TYPE_STRING, label=_KINDS.LABEL_REPEATED)
+    for name, number, kind, _ in _COMMON_FIELDS:
+        metric.field.add(name=name, number=number, type=kind, label=_KINDS.LABEL_OPTIONAL)
     for name, number, kind in _RARE_FIELDS:
         metric.field.add(name=name, number=number, type=kind, label=_KINDS.LABEL_REPEATED)
     payload = file.message_type.add(name="Payload")
@@ -415,7 +421,7 @@ def _scan_metrics(data: bytes) -> tuple[bool, bool]:
         or rare.dataset_value
         or rare.template_value
         or rare.extension_value
-    ), bool(rare.name)
+    ), rare.HasField("name")
 
 
 def _metadata(pm: Any) -> MetaData:
