@@ -1,17 +1,30 @@
 """Benchmark: responsiveness of the terminal UI while 10,000 tags change 1,000 times a second.
 
-The real `edge-gateway tui` runs in a private tmux server (a real terminal), attached over MQTT to a
-real mosquitto on which this script publishes the control plane with the contract module: 100 devices
-of 100 tags (retained TagSnapshots), then TagChanges batches at --rate changes/s (each device every
-0.5 s, as the daemon batches them). Keys are sent with `tmux send-keys`; the key-to-repaint latency is
-the time until `tmux capture-pane` shows the result (the Tags screen's detail line names the newly
-selected tag), so it includes the terminal. The reference, measured in the same run, is the same key
-with no updates flowing. The UI process's CPU (user+system, share of one core) and RSS come from psutil.
+The real `edge-gateway tui` runs attached over MQTT to a real mosquitto on which this script publishes
+the control plane with the contract module: 100 devices of 100 tags (retained TagSnapshots), then
+TagChanges batches at --rate changes/s (each device every 0.5 s, as the daemon batches them). On the
+Tags screen the script presses Down and waits for the detail line of the newly selected tag
+(``<key>  <value>``; the tag's row in the list starts with the key too, but padded with spaces).
+
+Two ways to see the screen (--terminal):
+  pty (default)  the UI runs on a pseudo-terminal owned by this script; its output is read as it is
+                 written (a thread blocked in select): key written -> bytes naming the tag. No
+                 polling; resolution one thread wake-up.
+  tmux           a real terminal emulator; `tmux capture-pane` is polled, each look costing a tmux
+                 client process (reported as look_ms, the method's resolution; it adds tmux's own
+                 redraw and the looks' CPU on a small machine).
+The UI also measures itself (tui/trace.py, EDGE_GATEWAY_TUI_TRACE): app_* figures are from the
+key's arrival in Textual's input thread to the first screen update handed to the driver after it;
+loop_lag_* is how late a 10 ms heartbeat on the UI loop ran (loop busy, no CPU, or no GIL);
+decode_* is the decoding on the MQTT thread. --sched prefixes the UI's command ('chrt -f 10', 'nice
+-n -10'; root) to tell CPU starvation apart from the UI's own work. The reference, measured in the
+same run, is the same key with no changes flowing. CPU (user+system, share of one core) and RSS of
+the UI process come from psutil, over a window that includes the key presses.
 
     .venv/bin/python benchmarks/tui.py [--tags 10000] [--rate 1000] [--keys 60] [--cpu-seconds 10]
+        [--terminal pty|tmux] [--sched 'chrt -f 10'] [--trace-out trace.jsonl]
 
-One JSON line per figure. The machine may be shared with other work: figures are noisy. Polling
-capture-pane costs ~2-4 ms per look, which bounds the latency resolution.
+One JSON line per figure. The machine may be shared with other work: figures are noisy.
 """
 
 from __future__ import annotations
