@@ -7,7 +7,7 @@ import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from drivers import Driver, Quality, Sample
 from drivers.simulators import OpcUaSimulator
@@ -51,8 +51,8 @@ class Collector:
             s = self.latest.get(tag)
             return s if s is not None and s.quality is quality else None
 
-        return await async_wait_until(
-            check, timeout=timeout, message=lambda: f"{tag} {quality.name}, latest {self.latest.get(tag)}"
+        return await _sample_until(
+            check, timeout, lambda: f"{tag} {quality.name}, latest {self.latest.get(tag)}"
         )
 
     async def wait_seen(self, tag: str, quality: Quality, timeout: float = 10.0) -> Sample:
@@ -61,7 +61,7 @@ class Collector:
         def check() -> Sample | None:
             return next((s for s in self.samples if s.tag == tag and s.quality is quality), None)
 
-        return await async_wait_until(check, timeout=timeout, message=f"a {quality.name} sample of {tag}")
+        return await _sample_until(check, timeout, lambda: f"a {quality.name} sample of {tag}")
 
     async def wait_count(
         self, tag: str, count: int, timeout: float = 10.0, quality: Quality = Quality.GOOD
@@ -107,3 +107,11 @@ class ThreadedOpcUaSimulator:
 
 async def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     return await fn(*args)
+
+
+async def _sample_until(
+    check: Callable[[], Sample | None], timeout: float, message: Callable[[], str]
+) -> Sample:
+    """Poll ``check`` until it returns a sample. The cast: ``async_wait_until`` returns the first
+    truthy value, which mypy cannot narrow from ``Sample | None`` through its ``T | Awaitable[T]``."""
+    return await async_wait_until(cast("Callable[[], Sample]", check), timeout=timeout, message=message)
