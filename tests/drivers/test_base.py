@@ -74,10 +74,10 @@ def test_from_modbus_exceptions() -> None:
 def test_from_opcua_status_codes() -> None:
     from asyncua.ua import uaerrors
 
-    err = from_opcua(uaerrors.BadNodeIdUnknown(), "srv", "ns=2;s=X")
+    err = from_opcua(uaerrors.BadNodeIdUnknown(), "srv", "ns=2;s=X")  # type: ignore[no-untyped-call]  # asyncua generated class
     assert err.kind is ErrorKind.EXCEPTION and err.code == 0x80340000
     assert "BadNodeIdUnknown" in str(err) and err.hint and "NodeId" in err.hint
-    sec = from_opcua(uaerrors.BadCertificateUntrusted(), "srv", None)
+    sec = from_opcua(uaerrors.BadCertificateUntrusted(), "srv", None)  # type: ignore[no-untyped-call]
     assert sec.kind is ErrorKind.SECURITY
     assert from_opcua(ConnectionResetError(), "srv", None).kind is ErrorKind.IO
     assert from_opcua(TimeoutError(), "srv", None).kind is ErrorKind.TIMEOUT

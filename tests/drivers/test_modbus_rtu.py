@@ -50,7 +50,7 @@ async def rtu_server(port: str, units: tuple[int, ...], dead: tuple[int, ...] = 
     try:
         yield server
     finally:
-        await server.shutdown()
+        await server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus: untyped
 
 
 def slave(unit: int, link: SerialLink | RtuOverTcpLink, **kw: object) -> ModbusDevice:
@@ -126,13 +126,13 @@ async def test_rtu_over_tcp() -> None:
     server = ModbusTcpServer([unit_device(5)], framer=FramerType.RTU, address=("127.0.0.1", 0))
     await server.serve_forever(background=True)
     try:
-        port = server.transport.sockets[0].getsockname()[1]
+        port = server.transport.sockets[0].getsockname()[1]  # type: ignore[attr-defined]  # an asyncio Server here
         driver = ModbusDriver("rtu-tcp", [slave(5, RtuOverTcpLink("127.0.0.1", port))])
         async with Collector(driver) as c:
             good = await c.wait_quality("s5_r3", Quality.GOOD, timeout=10)
             assert good.value == 5003
     finally:
-        await server.shutdown()
+        await server.shutdown()  # type: ignore[no-untyped-call]
 
 
 def two_blocks(link: SerialLink, **kw: object) -> ModbusDevice:
