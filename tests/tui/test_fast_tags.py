@@ -62,3 +62,13 @@ def test_other_schema_and_kinds_are_not_taken() -> None:
     v2 = payload.replace(b'"schema":1', b'"schema":2')
     assert decode_tags_fast(c.TopicKind.TAG_CHANGES, v2) is None
     assert decode(c.tag_changes_topic("d"), v2).mismatch
+
+
+def test_unknown_fields_and_bad_counters_go_to_the_contract_decoder() -> None:
+    doc = json.loads(c.encode_message(c.TagChanges(1, "dev", (), dropped=2)))
+    assert decode_tags_fast(c.TopicKind.TAG_CHANGES, json.dumps(doc).encode()) == c.TagChanges(
+        1, "dev", (), 2
+    )
+    for change in ({"surprise": 1}, {"dropped": "2"}, {"dropped": 1.5}):
+        payload = json.dumps({**doc, "data": {**doc["data"], **change}}).encode()
+        assert decode_tags_fast(c.TopicKind.TAG_CHANGES, payload) is None
