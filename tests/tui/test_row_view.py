@@ -53,3 +53,19 @@ async def test_empty_and_shrinking_row_sets_keep_the_cursor_in_range() -> None:
         view.set_rows(5, app.cells, cursor=4)
         view.set_rows(2, app.cells)
         assert view.cursor == 1
+
+
+async def test_a_cursor_move_repaints_two_lines_and_a_changed_row_one() -> None:
+    app = Rows(10_000)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        view = app.query_one(RowView)
+        app.rendered.clear()
+        await pilot.press("down")  # row 0 -> row 1, no scroll
+        await pilot.pause()
+        assert app.rendered == {0, 1}  # the old and the new cursor line, not the 11 visible rows
+        app.rendered.clear()
+        assert view.refresh_if_visible({5, 9_000}) is True  # 9,000 is off screen
+        await pilot.pause()
+        assert app.rendered == {5}
+        assert view.refresh_if_visible({9_000}) is False
