@@ -5,13 +5,15 @@ through the fault proxy between the driver and the simulator."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from drivers import Quality
-from drivers.opcua import OpcUaDriver, OpcUaServer
+from drivers.opcua import OpcUaDriver, OpcUaServer, SecurityMode, SecurityPolicy
 from drivers.simulators import OpcUaSimulator
 from tests.drivers.support import Collector
 from tests.support.fault_proxy import FaultProxy
@@ -142,3 +144,38 @@ async def test_t54b_outage_longer_than_the_session_timeout_opens_a_new_session(
         assert driver.session_id != session_before
         assert sim.session_count() == 1 and sim.subscription_count() == 1
         gap_marked(c, "Line1.Counter")
+
+
+@pytest.mark.timeout(90)
+async def test_t54a_reactivation_over_sign_and_encrypt(tmp_path: Path) -> None:
+    """The same session re-activated on a new Basic256Sha256 SignAndEncrypt channel."""
+    async with OpcUaSimulator(
+        update_interval=0.05, security=("sign_encrypt",), cert_dir=tmp_path / "server"
+    ) as sim:
+        trusted = tmp_path / "trusted"
+        trusted.mkdir()
+        shutil.copy(tmp_path / "server" / "server_cert.der", trusted / "server.der")
+        proxy = FaultProxy("127.0.0.1", sim.port).start()
+        try:
+            spec = through(
+                sim,
+                proxy,
+                session_timeout=20.0,
+                data_dir=tmp_path / "gw",
+                trust_dir=trusted,
+                security_policy=SecurityPolicy.BASIC256SHA256,
+                security_mode=SecurityMode.SIGN_AND_ENCRYPT,
+            )
+            driver = OpcUaDriver("o", spec)
+            async with Collector(driver) as c:
+                await c.wait_count("Line1.Counter", 3, timeout=20)
+                session_before = driver.session_id
+                proxy.blackhole()
+                await c.wait_seen("Line1.Counter", Quality.BAD, timeout=10)
+                proxy.heal()
+                await async_wait_until(lambda: driver.reactivations == 1, timeout=20)
+                await c.wait_quality("Line1.Counter", Quality.GOOD, timeout=10)
+                assert driver.session_id == session_before and driver.connects == 1
+                assert driver.subscription_transfers == 1
+        finally:
+            proxy.stop()
