@@ -120,7 +120,13 @@ def modbus_device(device: ModbusDeviceConfig) -> ModbusDevice:
 
 
 def sparkplug_type(tag: ModbusTagConfig) -> SpDataType:
-    """The Sparkplug datatype a Modbus tag is published as (a scaled integer becomes a Double)."""
+    """The Sparkplug datatype a Modbus tag is published as.
+
+    A scaled integer becomes a Double; a run of coils or discrete inputs (``length`` >= 2) becomes a
+    BooleanArray, which is what the driver reads it as (``list[bool]``).
+    """
+    if tag.type is ModbusType.BOOL and tag.length > 1:
+        return SpDataType.BooleanArray
     scaled = tag.scale != 1.0 or tag.offset != 0.0
     if scaled and tag.type not in (ModbusType.BOOL, ModbusType.STRING):
         return SpDataType.Double

@@ -75,10 +75,14 @@ def resolve_address(tag: ModbusTagConfig) -> tuple[ModbusArea, int]:
     return area, number - 1
 
 
+# Modbus function 15 writes at most 1968 coils in one request (and function 1 reads 2000).
+MAX_COIL_ARRAY = 1968
+
+
 def register_count(tag: ModbusTagConfig, area: ModbusArea) -> int:
     """Registers (or bits) the tag occupies."""
     if area in (ModbusArea.COIL, ModbusArea.DISCRETE):
-        return 1
+        return max(1, tag.length)
     if tag.type is ModbusType.STRING:
         return max(1, math.ceil(tag.length / 2))
     return _REGISTERS[tag.type]
@@ -152,6 +156,10 @@ def _modbus(where: str, device: ModbusDeviceConfig, sound: Sound) -> Iterator[Pr
             yield f"{at}.bit", "missing: a bool in a register needs the bit number 0..15"
         if tag.type is ModbusType.STRING and tag.length < 1:
             yield f"{at}.length", "missing: a string needs its length in characters (>= 1)"
+        if bit_area and count > MAX_COIL_ARRAY:
+            yield f"{at}.length", f"{count} bits, more than the {MAX_COIL_ARRAY} one write (FC15) may set"
+        if tag.length > 1 and not bit_area and tag.type is not ModbusType.STRING:
+            yield f"{at}.length", f"only for strings and coil/discrete-input arrays, not {tag.type.value}"
         if not bit_area and count > device.max_read_registers:
             yield (
                 f"{at}.length",

@@ -68,7 +68,9 @@ class ModbusTagConfig:
         area: the data area when ``address`` is a plain 0-based number; ignored for references.
         type: how the registers decode.
         bit: for ``bool`` in a register area, the bit 0..15 (0 = least significant).
-        length: for ``string``, the number of characters (two per register).
+        length: for ``string``, the number of characters (two per register); for ``bool`` in the coil
+            or discrete-input area, 2 or more reads that many consecutive bits as one array (a Sparkplug
+            BooleanArray, written with function 15).
         byte_order: overrides the device's byte order for this tag.
         scale: engineering value = raw * scale + offset (reversed on writes).
         offset: see ``scale``.
