@@ -52,7 +52,7 @@ async def async_wait_until(
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() >= deadline:
             text = message() if callable(message) else message
             raise ConditionTimeoutError(f"timed out after {timeout:.1f} s waiting for {text}")
