@@ -14,6 +14,8 @@ from pathlib import Path
 
 from gateway.store import MessageStore, NewMessage, StoreLimits
 
+IN_FLIGHT = 10_000
+
 
 async def main(path: Path, count: int, commit_interval: float) -> None:
     store = MessageStore(
@@ -23,6 +25,10 @@ async def main(path: Path, count: int, commit_interval: float) -> None:
     print("open", flush=True)
     pending: list[asyncio.Future[int]] = []
     for n in range(count):
+        if n >= IN_FLIGHT:
+            # Back-pressure like a real producer: more than the hand-off capacity in flight would make
+            # append() refuse (StoreOverloadedError) whenever the writer thread gets less CPU than we do.
+            await pending[n - IN_FLIGHT]
         future = store.append(NewMessage("test/value", str(n).encode(), 1, False, 0, n))
         future.add_done_callback(
             lambda f, n=n: print(f"acked {n}", flush=True) if not f.exception() else None
