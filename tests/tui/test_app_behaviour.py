@@ -188,7 +188,9 @@ async def test_add_a_modbus_device_through_the_form(contract_daemon: ContractDae
         await wait_text(pilot, "line 3: expected `name address type [unit] [w]`")
         assert not isinstance(app.screen, ConfirmScreen)
         app.screen.query_one("#a-tags").load_text("inlet_temp 40001 float32 degC\nrun 1 bool w\n")  # type: ignore[attr-defined]
-        await pilot.click("#a-apply")
+        # Press the button itself: the error toast from the first attempt may still cover it, and a
+        # click there would only dismiss the toast.
+        app.screen.query_one("#a-apply").press()  # type: ignore[attr-defined]
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the diff to confirm")
         await wait_text(pilot, '+  - id: "boiler-3"')
         await pilot.press("tab", *"boiler-3", "enter")
