@@ -44,33 +44,19 @@ class CommandHandler:
         """Take one request (on the event loop); the work runs in its own task."""
         try:
             envelope = c.decode_request(topic, payload)
-        except c.SchemaMismatchError as exc:
-            self._answer_error(
-                topic=topic,
-                response_topic=response_topic,
-                correlation=correlation,
-                sender=sender,
-                code=c.ErrorCode.SCHEMA_MISMATCH,
-                message=str(exc),
-            )
-            return
-        except c.UnknownTopicError as exc:
-            self._answer_error(
-                topic=topic,
-                response_topic=response_topic,
-                correlation=correlation,
-                sender=sender,
-                code=c.ErrorCode.UNKNOWN_COMMAND,
-                message=str(exc),
-            )
-            return
         except c.ContractError as exc:
+            if isinstance(exc, c.SchemaMismatchError):
+                code = c.ErrorCode.SCHEMA_MISMATCH
+            elif isinstance(exc, c.UnknownTopicError):
+                code = c.ErrorCode.UNKNOWN_COMMAND
+            else:
+                code = c.ErrorCode.BAD_REQUEST
             self._answer_error(
                 topic=topic,
                 response_topic=response_topic,
                 correlation=correlation,
                 sender=sender,
-                code=c.ErrorCode.BAD_REQUEST,
+                code=code,
                 message=str(exc),
             )
             return
