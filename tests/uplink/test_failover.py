@@ -335,7 +335,7 @@ async def test_disk_full_during_an_outage_drops_oldest_counted_and_delivers_the_
                 message="the counting subscriber received the drained messages",
             )
             missing = accepted - counter.received()
-            # Every accepted value arrived, except the oldest ones dropped to make room, and those are counted.
+            # Every accepted value arrived, except the oldest ones dropped to make room, which are counted.
             assert len(missing) == stored_drops - refused, (len(missing), stored_drops, refused)
             assert missing and max(missing) < max(accepted - missing)  # drop-oldest
     finally:
