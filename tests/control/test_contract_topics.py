@@ -47,6 +47,7 @@ def test_every_topic_kind_is_covered_by_a_builder_or_constant() -> None:
             c.tag_changes_topic("d"),
             c.command_topic("x"),
             c.reply_topic("x"),
+            c.sparkplug_relay_topic(c.RelayDirection.SENT, "s", "spBv1.0/G/NBIRTH/E"),
         )
     }
     assert seen == set(c.TopicKind)

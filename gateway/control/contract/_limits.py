@@ -39,6 +39,23 @@ SWITCH_HISTORY_LIMIT = 20
 BROKER_CLIENTS_LIMIT = 200
 """Clients listed in :attr:`BrokerStatus.clients`."""
 
+BROKER_CLIENT_SUBSCRIPTIONS_LIMIT = 20
+"""Subscriptions listed per client in :attr:`ClientInfo.subscription_filters`."""
+
+BROKER_SUBSCRIPTIONS_LIMIT = 1000
+"""Subscriptions listed over all clients of one :class:`BrokerStatus` (clients listed after the budget is
+spent show none; their ``subscriptions`` count stays true)."""
+
+BROKER_RETAINED_LIMIT = 200
+"""Retained messages listed in :attr:`BrokerStatus.retained`."""
+
+SPARKPLUG_RELAY_MAX_PER_S = 200
+"""At most this many Sparkplug messages per second are copied to the relay topics (bucket one second
+deep); the excess is counted in :attr:`UplinkStatus.relay_dropped`, never delayed."""
+
+SPARKPLUG_RELAY_MAX_BYTES_PER_S = 1024 * 1024
+"""At most this many payload bytes per second are copied to the relay topics (bucket one second deep)."""
+
 BROWSE_CHILDREN_LIMIT = 1000
 """Children returned by one ``browse_opcua`` command."""
 

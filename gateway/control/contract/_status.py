@@ -244,6 +244,10 @@ class UplinkStatus:
         births: connections on which a Sparkplug session ran since start (rebirths are not counted).
         rebirths: NBIRTHs since start that were not the first of their connection (a host's NCMD
             ``Node Control/Rebirth`` or the ``rebirth`` command); 0 from daemons before this field.
+        relayed: Sparkplug messages sent to or received from upstream servers that were copied to the
+            ``sparkplug/...`` relay topics since start (only while a client subscribes to them).
+        relay_dropped: copies not made because of the relay's rate limit (``SPARKPLUG_RELAY_MAX_PER_S``,
+            ``SPARKPLUG_RELAY_MAX_BYTES_PER_S``) since start; the uplink itself lost nothing.
     """
 
     KIND: ClassVar[str] = "uplink_status"
@@ -258,6 +262,8 @@ class UplinkStatus:
     failover_count: int = 0
     births: int = 0
     rebirths: int = 0
+    relayed: int = 0
+    relay_dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,6 +428,27 @@ class ListenerStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionInfo:
+    """One subscription of a client of the embedded broker (MQTT 5.0 §3.8.3.1 options).
+
+    Attributes:
+        topic_filter: the filter as subscribed, with any ``$share/<group>/`` prefix.
+        qos: the maximum QoS granted (0, 1 or 2).
+        no_local: MQTT 5 No Local: the client's own messages are not sent back to it.
+        retain_as_published: MQTT 5 Retain As Published: the retain flag is forwarded as published.
+        retain_handling: MQTT 5 Retain Handling: 0 retained messages at every subscribe, 1 only at a
+            new subscription, 2 never.
+    """
+
+    KIND: ClassVar[str] = "subscription_info"
+    topic_filter: str
+    qos: int
+    no_local: bool = False
+    retain_as_published: bool = False
+    retain_handling: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ClientInfo:
     """One client connected to the embedded broker.
 
@@ -435,6 +462,9 @@ class ClientInfo:
         inflight: QoS 1/2 messages in flight to it.
         queued: messages queued for it.
         connected_at_ms: when it connected.
+        subscription_filters: its subscriptions in the order made (at most
+            ``BROKER_CLIENT_SUBSCRIPTIONS_LIMIT`` per client and ``BROKER_SUBSCRIPTIONS_LIMIT`` over all
+            clients; ``subscriptions`` is the true number); empty from daemons before this field.
     """
 
     KIND: ClassVar[str] = "client_info"
@@ -447,6 +477,27 @@ class ClientInfo:
     inflight: int = 0
     queued: int = 0
     connected_at_ms: int | None = None
+    subscription_filters: tuple[SubscriptionInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RetainedInfo:
+    """One retained message held by the embedded broker (its payload is not included).
+
+    Attributes:
+        topic: the topic it is retained on.
+        bytes: payload size in bytes.
+        qos: the QoS it was published with.
+        since_ms: when the daemon first saw this message retained (set or replaced; for messages
+            restored from the broker's store at start, the daemon's start), so ``now - since_ms`` is
+            its age as far as this daemon knows; ``null`` when unknown.
+    """
+
+    KIND: ClassVar[str] = "retained_info"
+    topic: str
+    bytes: int
+    qos: int
+    since_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +517,8 @@ class BrokerStatus:
         bytes_out: bytes sent since start.
         dropped: messages dropped since start (full queues, oversize).
         sys: the broker's ``$SYS``-style figures by name (load averages, uptime, ...).
+        retained: retained messages, oldest topic first (at most ``BROKER_RETAINED_LIMIT``;
+            ``retained_count`` is the true number); empty from daemons before this field.
     """
 
     KIND: ClassVar[str] = "broker_status"
@@ -481,3 +534,4 @@ class BrokerStatus:
     bytes_out: int = 0
     dropped: int = 0
     sys: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    retained: tuple[RetainedInfo, ...] = ()

@@ -42,6 +42,9 @@ WATCH_FILTERS = (STATE_TOPIC, f"{ROOT}/status/#", f"{ROOT}/tags/#", f"{ROOT}/eve
 """Everything the daemon publishes (status, tags, events, logs) and nothing else (no commands, no
 replies): what a status-only watcher subscribes to."""
 REPLY_FILTER = f"{ROOT}/reply/+"
+SPARKPLUG_RELAY_FILTER = f"{ROOT}/sparkplug/#"
+"""Copies of the Sparkplug messages exchanged with the upstream servers (see
+:func:`sparkplug_relay_topic`). Not in :data:`WATCH_FILTERS`: a client asks for this stream on purpose."""
 
 
 class TopicKind(StrEnum):
@@ -60,6 +63,14 @@ class TopicKind(StrEnum):
     LOGS = "logs"
     COMMAND = "command"
     REPLY = "reply"
+    SPARKPLUG = "sparkplug"
+
+
+class RelayDirection(StrEnum):
+    """Which way a relayed Sparkplug message went on the upstream connection."""
+
+    SENT = "sent"  # published by the daemon to the upstream server (births, deaths, data)
+    RECEIVED = "received"  # received from the upstream server (NCMD, DCMD, STATE)
 
 
 RETAINED_KINDS = frozenset(
@@ -129,6 +140,60 @@ def reply_topic(client_id: str) -> str:
     return f"{ROOT}/reply/{_check_level(client_id, 'client id')}"
 
 
+@dataclass(frozen=True, slots=True)
+class RelayRef:
+    """A parsed Sparkplug relay topic.
+
+    Attributes:
+        direction: sent to or received from the upstream server.
+        server: the upstream server's name (as one topic level, see :func:`relay_server_level`).
+        topic: the Sparkplug topic the message had upstream (``spBv1.0/...`` or a legacy ``STATE/...``).
+    """
+
+    direction: RelayDirection
+    server: str
+    topic: str
+
+
+def relay_server_level(name: str) -> str:
+    """An upstream server's name as one topic level: ``/``, ``+``, ``#`` and NUL become ``_`` (and an
+    empty name is ``_``), so any configured name can be relayed."""
+    cleaned = name.translate(_LEVEL_UNSAFE)
+    return cleaned or "_"
+
+
+_LEVEL_UNSAFE = str.maketrans(dict.fromkeys("/+#\x00", "_"))
+_RELAY_PREFIX = f"{ROOT}/sparkplug/"
+
+
+def sparkplug_relay_topic(direction: RelayDirection, server: str, topic: str) -> str:
+    """Where the daemon copies one Sparkplug message exchanged with an upstream server:
+    ``$GW/v1/sparkplug/<sent|received>/<server>/<the Sparkplug topic>``; the payload is the Sparkplug
+    payload unchanged (protobuf, or JSON for STATE), not a control-plane JSON document.
+
+    Raises:
+        ValueError: ``topic`` is empty or holds a wildcard.
+    """
+    if not topic or "+" in topic or "#" in topic:
+        raise ValueError(f"cannot relay {topic!r}: need a topic name without wildcards")
+    return f"{_RELAY_PREFIX}{direction.value}/{relay_server_level(server)}/{topic}"
+
+
+def parse_sparkplug_relay(topic: str) -> RelayRef | None:
+    """The parts of a relay topic, or ``None`` when ``topic`` is not one (never raises: clients call it
+    on every message they receive, relay or not)."""
+    if not topic.startswith(_RELAY_PREFIX):
+        return None
+    direction, _, rest = topic[len(_RELAY_PREFIX) :].partition("/")
+    server, _, sparkplug_topic = rest.partition("/")
+    if direction not in _DIRECTIONS or not server or not sparkplug_topic:
+        return None
+    return RelayRef(RelayDirection(direction), server, sparkplug_topic)
+
+
+_DIRECTIONS = frozenset(d.value for d in RelayDirection)
+
+
 _FIXED: dict[tuple[str, ...], TopicKind] = {
     ("state",): TopicKind.STATE,
     ("status", "gateway"): TopicKind.GATEWAY,
@@ -159,6 +224,8 @@ def parse_topic(topic: str) -> TopicRef:
     fixed = _FIXED.get(levels)
     if fixed is not None:
         return TopicRef(fixed)
+    if levels[0] == "sparkplug" and parse_sparkplug_relay(topic) is not None:
+        return TopicRef(TopicKind.SPARKPLUG)
     if any(not level for level in levels):
         raise UnknownTopicError(f"topic {topic!r} has an empty level")
     match levels:

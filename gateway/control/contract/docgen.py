@@ -35,10 +35,12 @@ from gateway.control.contract._topics import (
     ROOT,
     SCHEMA_VERSION,
     WATCH_FILTERS,
+    RelayDirection,
     TopicKind,
     command_topic,
     device_status_topic,
     reply_topic,
+    sparkplug_relay_topic,
     tag_changes_topic,
     tags_topic,
 )
@@ -63,7 +65,16 @@ _TOPICS: dict[TopicKind, tuple[str, str]] = {
     TopicKind.LOGS: ("logs", "live tail of the daemon log, batched"),
     TopicKind.COMMAND: ("cmd/{command}", "requests (admin role only); see Commands"),
     TopicKind.REPLY: ("reply/{client_id}", "conventional response topic of a client"),
+    TopicKind.SPARKPLUG: (
+        "sparkplug/{sent|received}/{server}/{sparkplug topic}",
+        "copies of the Sparkplug messages sent to (births, deaths, data) and received from (NCMD, DCMD, "
+        "STATE) the upstream servers, made only while a client subscribes; the payload is the Sparkplug "
+        "payload unchanged, not JSON; nothing is copied for the embedded broker itself (no upstream: "
+        "the messages are already on `spBv1.0/#` there)",
+    ),
 }
+
+_NO_PAYLOAD_TYPE = {TopicKind.SPARKPLUG: "Sparkplug B"}
 
 _STATUS_RATE = (
     f"on change, at most every {_limits.STATUS_INTERVAL_S:g} s, "
@@ -86,6 +97,10 @@ _RATES: dict[TopicKind, str] = {
     ),
     TopicKind.COMMAND: "-",
     TopicKind.REPLY: "-",
+    TopicKind.SPARKPLUG: (
+        f"as exchanged, at most {_limits.SPARKPLUG_RELAY_MAX_PER_S} messages and "
+        f"{_limits.SPARKPLUG_RELAY_MAX_BYTES_PER_S} bytes per second (the excess is counted, not delayed)"
+    ),
 }
 
 
@@ -267,14 +282,19 @@ def render() -> str:
     for kind in TopicKind:
         suffix, what = _TOPICS[kind]
         payload = PAYLOAD_TYPES.get(kind)
-        payload_text = f"`{payload.__name__}`" if payload else "request / response"
+        default_text = _NO_PAYLOAD_TYPE.get(kind, "request / response")
+        payload_text = f"`{payload.__name__}`" if payload else default_text
         retained = "yes" if kind in RETAINED_KINDS else "no"
         out.append(f"| `{ROOT}/{suffix}` | {retained} | {_RATES[kind]} | {payload_text} | {what} |")
     out += [
         "",
         f"Builders: `device_status_topic(id)` = `{device_status_topic('{id}')}`, `tags_topic(id)` = "
         f"`{tags_topic('{id}')}`, `tag_changes_topic(id)` = `{tag_changes_topic('{id}')}`, "
-        f"`command_topic(name)`, `reply_topic(client_id)`; `parse_topic(topic)` tells which one a topic is.",
+        f"`command_topic(name)`, `reply_topic(client_id)`, "
+        f"`sparkplug_relay_topic(direction, server, topic)` = "
+        f"`{sparkplug_relay_topic(RelayDirection.SENT, 'site-a', 'spBv1.0/G/NBIRTH/E')}`; "
+        f"`parse_topic(topic)` tells which one a topic is, `parse_sparkplug_relay(topic)` the parts of a "
+        f"relay topic.",
         "",
         "## Commands",
         "",
