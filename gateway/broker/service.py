@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
+from dataclasses import dataclass
 from types import TracebackType
 
 from gateway.broker.codec.properties import NO_PROPERTIES, Properties
@@ -21,7 +23,7 @@ from gateway.broker.hooks import (
     MemoryPersistence,
 )
 from gateway.broker.local import LocalSubscriber, MessageCallback
-from gateway.broker.message import Message
+from gateway.broker.message import Message, Subscription
 from gateway.broker.server import ListenerShell
 from gateway.broker.settings import BrokerSettings
 from gateway.broker.stats import BrokerStats
@@ -31,6 +33,35 @@ from gateway.errors import StartupError
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSnapshot:
+    """One connected client, read-only (see :meth:`Broker.clients`). ``connected_at`` is wall-clock
+    seconds; ``subscriptions`` is at most the ``max_subscriptions`` asked for, ``subscription_count`` the
+    true number."""
+
+    client_id: str
+    username: str | None
+    peer_host: str
+    peer_port: int
+    version: int
+    keep_alive_s: int
+    connected_at: float
+    subscriptions: tuple[Subscription, ...]
+    subscription_count: int
+    inflight: int
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetainedSnapshot:
+    """One retained message, read-only (see :meth:`Broker.retained`). ``payload`` is the stored object
+    itself: a new object means the message was replaced, even with equal bytes."""
+
+    topic: str
+    payload: bytes
+    qos: int
 
 
 class LocalSubscription:
@@ -210,6 +241,46 @@ class Broker:
         from dataclasses import replace
 
         return replace(self.core.stats)
+
+    def clients(self, limit: int, max_subscriptions: int) -> tuple[ClientSnapshot, ...]:
+        """At most ``limit`` connected clients (CONNECT accepted), each with at most ``max_subscriptions``
+        of its subscriptions. Read-only; costs O(limit * max_subscriptions)."""
+        core = self.core
+        out: list[ClientSnapshot] = []
+        for conn in core.connections:
+            if len(out) >= limit:
+                break
+            session = conn.session
+            if session is None or not conn.client_id:
+                continue  # not connected yet (or already gone): no session to show
+            subs = session.subscriptions
+            out.append(
+                ClientSnapshot(
+                    conn.client_id,
+                    session.identity.username,
+                    conn.peer_host,
+                    conn.peer_port,
+                    conn.version,
+                    round(conn.keepalive_limit / 1.5),  # the limit enforced is 1.5 x keep-alive
+                    conn.accepted_at + core.wall_offset,
+                    tuple(itertools.islice(subs.values(), max(0, max_subscriptions))),
+                    len(subs),
+                    len(session.inflight),
+                    len(session.queue),
+                )
+            )
+        return tuple(out)
+
+    def retained(self, limit: int) -> tuple[RetainedSnapshot, ...]:
+        """At most ``limit`` retained messages, oldest topic first. Read-only; costs O(limit)."""
+        messages = itertools.islice(self.core.retained.messages(), max(0, limit))
+        return tuple(RetainedSnapshot(m.topic, m.payload, m.qos) for m in messages)
+
+    def has_subscribers(self, topic: str) -> bool:
+        """Whether a message on ``topic`` would reach any subscriber now (clients or in-process), before
+        ACL checks. A dictionary look-up once the router has matched the topic (its match cache)."""
+        entries, groups = self.core.router.match(topic)
+        return bool(entries or groups)
 
     # -- in-process API ---------------------------------------------------------------------------------
 
