@@ -37,6 +37,7 @@ from gateway.app.local_bus import BrokerLocalBus
 from gateway.app.node_metrics import NodeMetrics
 from gateway.app.observed_node import ObservedEdgeNode
 from gateway.app.observed_session import ObservedSession
+from gateway.app.sparkplug_relay import RelayedSession, SparkplugRelay
 from gateway.broker import Broker, BrokerMessage, BrokerNotRunning, LocalProtocolError
 from gateway.broker.auth import Security
 from gateway.config import LoadedConfig
@@ -47,7 +48,7 @@ from gateway.control.publisher import StatusPublisher
 from gateway.errors import StartupError
 from gateway.logging_setup import LogRing
 from gateway.store import MessageStore, StoreLimits
-from gateway.uplink import Bridge, DrainPacing, Forwarder, SparkplugSession, Uplink
+from gateway.uplink import Bridge, DrainPacing, Forwarder, SparkplugSession, Uplink, UplinkSession
 from sparkplug import (
     BdSeqStore,
     MetricSpec,
@@ -98,6 +99,7 @@ class Daemon:
         self.security: Security | None = None  # the broker's password/ACL files, when configured
         self.session: ObservedSession | None = None
         self.uplink: Uplink | None = None
+        self.relay: SparkplugRelay | None = None  # copies of the upstream Sparkplug traffic for the UI
         self.message_store: MessageStore | None = None
         self.forwarder: Forwarder | None = None
         self.bridge: Bridge | None = None
@@ -260,8 +262,12 @@ class Daemon:
                 log.warning("no upstream server and no plain embedded listener: Sparkplug is not published")
                 return
             servers = [convert.local_server(plain[0], cfg.identity, self._internal.password)]
+        uplink_session: UplinkSession = self.session
+        if cfg.upstream.servers and self.broker is not None:
+            self.relay = SparkplugRelay(self.broker)
+            uplink_session = RelayedSession(self.session, self.relay)
         self.uplink = Uplink(
-            servers, self.session, convert.failover_settings(cfg.upstream), on_switch=self._on_switch
+            servers, uplink_session, convert.failover_settings(cfg.upstream), on_switch=self._on_switch
         )
         self._tasks.append(asyncio.create_task(self.uplink.run(), name="uplink"))
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import drivers
 from gateway import __version__
 from gateway.app import probes
+from gateway.app.broker_view import BrokerLists
 from gateway.app.daemon import STORE_FILE
 from gateway.app.observed_node import ObservedEdgeNode
 from gateway.config import ConfigError, load_config_text
@@ -47,6 +48,7 @@ class DaemonView:
     def __init__(self, daemon: Daemon) -> None:
         self._d = daemon
         self._hostname = socket.gethostname()
+        self._broker_lists = BrokerLists()
 
     # ---- snapshots --------------------------------------------------------------------------------------
 
@@ -130,6 +132,8 @@ class DaemonView:
             failover_count=sum(1 for s in switches if s.from_server is not None),
             births=d.session.sessions if d.session is not None else 0,
             rebirths=node.rebirths if isinstance(node, ObservedEdgeNode) else 0,
+            relayed=d.relay.relayed if d.relay is not None else 0,
+            relay_dropped=d.relay.dropped if d.relay is not None else 0,
         )
 
     def store_status(self) -> c.StoreStatus:
@@ -174,22 +178,7 @@ class DaemonView:
             for (host, port), cfg in zip(broker.addresses, d.config.broker.listeners, strict=False)
         )
         core = broker.core
-        clients = []
-        for conn in list(core.connections)[: c.BROKER_CLIENTS_LIMIT]:
-            client_id = getattr(conn, "client_id", "")
-            if not client_id:
-                continue
-            # The broker's Connection has no public snapshot type yet; read the attributes it has.
-            identity = getattr(conn, "identity", None)
-            clients.append(
-                c.ClientInfo(
-                    client_id=client_id,
-                    username=getattr(identity, "username", None),
-                    address=f"{getattr(conn, 'peer_host', '?')}:{getattr(conn, 'peer_port', 0)}",
-                    protocol="5" if getattr(conn, "version", 4) == 5 else "3.1.1",
-                    keep_alive_s=int(getattr(conn, "keepalive_limit", 0.0) / 1.5),
-                )
-            )
+        clients, retained = self._broker_lists.lists(broker, time.monotonic(), drivers.utc_ms)
         stats = broker.stats
         subscriptions = sum(len(getattr(session, "subscriptions", ())) for session in core.sessions.values())
         # $SYS-style figures by their mosquitto names, from the broker's counters
@@ -208,7 +197,7 @@ class DaemonView:
             timestamp_ms=now,
             listeners=listeners,
             client_count=len(core.connections),
-            clients=tuple(clients),
+            clients=clients,
             subscription_count=subscriptions,
             retained_count=len(core.retained),
             messages_in=stats.publish_received,
@@ -217,6 +206,7 @@ class DaemonView:
             bytes_out=stats.bytes_sent,
             dropped=stats.dropped_total,
             sys=types.MappingProxyType(sys_figures),
+            retained=retained,
         )
 
     def device_ids(self) -> tuple[str, ...]:
