@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
@@ -71,6 +72,19 @@ class Collector:
             timeout=timeout,
             message=f"{count} {quality.name} samples of {tag}",
         )
+
+
+def interleaving_violations(samples: list[Sample], dead: str, live: tuple[str, ...]) -> list[str]:
+    """Gaps between two consecutive BAD samples of ``dead`` (one per timed-out attempt) in which
+    some ``live`` tag got no GOOD sample, described for the assertion message."""
+    stream = [s for s in samples if s.tag == dead or s.tag in live]
+    bad_at = [i for i, s in enumerate(stream) if s.tag == dead and s.quality is Quality.BAD]
+    problems = []
+    for n, (a, b) in enumerate(itertools.pairwise(bad_at)):
+        served = {s.tag for s in stream[a + 1 : b] if s.quality is Quality.GOOD}
+        if served != set(live):
+            problems.append(f"between timeouts {n} and {n + 1}: only {sorted(served)} read")
+    return problems
 
 
 class ThreadedOpcUaSimulator:

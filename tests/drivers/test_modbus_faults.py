@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import time
 
-import psutil
 import pytest
 
 from drivers import DriverState, ErrorKind, Quality, WriteStatus
 from drivers.modbus import Area, DataType, ModbusDevice, ModbusDriver, ModbusTag, TcpLink
 from tests.drivers.conftest import FakeFactory
 from tests.drivers.fake_modbus import FakeModbusDevice
-from tests.drivers.support import Collector
+from tests.drivers.support import Collector, interleaving_violations
 from tests.support.waiting import async_wait_until
 
 HR = Area.HOLDING_REGISTER
@@ -53,28 +52,25 @@ async def test_t47_unresponsive_device_does_not_block_others(fake_modbus_device:
         ],
         min_reconnect_interval=0.2,
     )
-    proc = psutil.Process()
     async with Collector(driver) as c:
         bad = await c.wait_quality("b0", Quality.BAD, timeout=5)
         assert bad.error is not None and bad.error.kind is ErrorKind.TIMEOUT
         assert "2 attempt(s)" in bad.error.detail  # timeout x (retries + 1)
-        proc.cpu_percent()
-        started = time.monotonic()
-        r1, r3 = driver.runners[0].cycles, driver.runners[2].cycles
-        await async_wait_until(lambda: time.monotonic() - started >= 2.0, timeout=5)
-        elapsed = time.monotonic() - started
-        cpu = proc.cpu_percent()
-        # devices 1 and 3 keep their 50 ms rate (allow a loaded machine half of it)
-        assert (driver.runners[0].cycles - r1) / elapsed >= 10
-        assert (driver.runners[2].cycles - r3) / elapsed >= 10
-        # device 2 is retried with backoff, not hammered: at most ~ elapsed / 0.5 s attempts
-        assert d2.connections_total <= 6
-        assert c.latest["a0"].quality is Quality.GOOD and c.latest["c0"].quality is Quality.GOOD
+        # three failed attempts of device 2 (0.6 s each, 0.5 s then 1 s backoff between them)
+        await c.wait_count("b0", 3, quality=Quality.BAD, timeout=15)
+        # devices 1 and 3 were read between any two of them: device 2 blocks nobody. Behaviour,
+        # not speed: no rate is asserted (benchmarks measure speed).
+        assert interleaving_violations(c.samples, "b0", ("a0", "c0")) == []
+        assert all(s.quality is Quality.GOOD for s in c.of("a0") + c.of("c0"))
+        # device 2 is retried with backoff, not hammered: each of its requests ended in a timeout
+        # and a backoff delay (a busy retry loop would show many more requests than failures)
+        failures = len([s for s in c.of("b0") if s.quality is Quality.BAD])
+        assert driver.runners[1].requests <= failures + 1
+        assert d2.connections_total <= failures + 1
         assert c.latest["b0"].quality is Quality.BAD
         health = driver.health()
         assert health.state is DriverState.DEGRADED
-        assert health.devices[1].state is DriverState.FAILED and health.devices[1].timeouts >= 1
-        assert cpu < 60, cpu  # no busy loop (loose: the test machine is shared)
+        assert health.devices[1].state is DriverState.FAILED and health.devices[1].timeouts >= 3
 
 
 @pytest.mark.timeout(40)

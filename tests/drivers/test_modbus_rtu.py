@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from drivers import ErrorKind, Quality, WriteStatus
+from drivers import ErrorKind, Quality, Sample, WriteStatus
 from drivers.modbus import Area, DataType, ModbusDevice, ModbusDriver, ModbusTag, RtuOverTcpLink, SerialLink
 from tests.drivers.conftest import SocatPair
-from tests.drivers.support import Collector
+from tests.drivers.support import Collector, interleaving_violations
 from tests.support.waiting import async_wait_until
 
 HR = Area.HOLDING_REGISTER
@@ -71,25 +70,38 @@ def slave(unit: int, link: SerialLink | RtuOverTcpLink, **kw: object) -> ModbusD
 
 @pytest.mark.timeout(60)
 async def test_t52a_dead_slave_does_not_starve_the_bus(rtu_bus: SocatPair) -> None:
+    """A slave that never answers costs each of its attempts a timeout on the shared bus, and the
+    live slaves' polls go between its attempts. The dead slave retries at once (50 ms backoff), so
+    the bus is contested the whole time; between any two of its timeouts each live slave was read
+    (the bus arbiter serves requests first come, first served). Behaviour, not speed: no rate is
+    asserted (benchmarks measure speed), and the live slaves get a generous timeout so a loaded
+    machine cannot make them time out."""
     link = SerialLink(str(rtu_bus.gateway_side), baudrate=BAUD, quiet_after_timeout=0.1)
-    driver = ModbusDriver("rtu", [slave(1, link), slave(2, link), slave(3, link)])
+    dead_slave = slave(2, link, timeout=0.2, backoff_initial=0.05, backoff_max=0.05)
+    driver = ModbusDriver("rtu", [slave(1, link, timeout=3.0), dead_slave, slave(3, link, timeout=3.0)])
     async with rtu_server(str(rtu_bus.device_side), (1, 2, 3), dead=(2,)), Collector(driver) as c:
         good1 = await c.wait_quality("s1_r3", Quality.GOOD, timeout=10)
         assert good1.value == 1003
         assert (await c.wait_quality("s3_r3", Quality.GOOD)).value == 3003  # no mix-up between slaves
-        dead = await c.wait_quality("s2_r3", Quality.BAD, timeout=10)
+        await c.wait_count("s2_r3", 6, quality=Quality.BAD, timeout=30)  # six timed-out attempts
+        dead = c.latest["s2_r3"]
         assert dead.error is not None and dead.error.kind is ErrorKind.TIMEOUT
-        # measure once the dead slave is in backoff: slaves 1 and 3 keep >= 90 % of 10 cycles/s
-        r1, r3 = driver.runners[0].cycles, driver.runners[2].cycles
-        started = time.monotonic()
-        await async_wait_until(lambda: time.monotonic() - started >= 4.0, timeout=10)
-        elapsed = time.monotonic() - started
-        rate1 = (driver.runners[0].cycles - r1) / elapsed
-        rate3 = (driver.runners[2].cycles - r3) / elapsed
-        assert rate1 >= 9.0 * 0.9 and rate3 >= 9.0 * 0.9, (rate1, rate3)
-        assert all(s.value == 1003 for s in c.of("s1_r3") if s.quality is Quality.GOOD)
-        assert all(s.value == 3003 for s in c.of("s3_r3") if s.quality is Quality.GOOD)
+        assert driver.runners[1].timeouts >= 6
+        assert interleaving_violations(c.samples, "s2_r3", ("s1_r3", "s3_r3")) == []
+        # the live slaves never timed out and never showed another slave's values
+        for tag, value in (("s1_r3", 1003), ("s3_r3", 3003)):
+            assert all(s.quality is Quality.GOOD and s.value == value for s in c.of(tag)), c.of(tag)
+        assert driver.runners[0].timeouts == 0 and driver.runners[2].timeouts == 0
         assert len(driver._links) == 1  # one arbiter for the bus
+
+
+def test_interleaving_check_fails_when_a_live_slave_is_starved() -> None:
+    """The check above can fail: a stream where slave 3 is not read between two timeouts."""
+    bad = Sample("s2_r3", None, Quality.BAD, 0)
+    one, three = Sample("s1_r3", 1003, Quality.GOOD, 0), Sample("s3_r3", 3003, Quality.GOOD, 0)
+    assert interleaving_violations([bad, one, three, bad, three, one, bad], "s2_r3", ("s1_r3", "s3_r3")) == []
+    problems = interleaving_violations([bad, one, three, bad, one, bad], "s2_r3", ("s1_r3", "s3_r3"))
+    assert problems == ["between timeouts 1 and 2: only ['s1_r3'] read"]
 
 
 @pytest.mark.timeout(60)
