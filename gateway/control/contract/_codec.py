@@ -50,6 +50,7 @@ from gateway.control.contract._status import (
     TagSnapshot,
     UplinkStatus,
 )
+from gateway.control.contract._tag_json import encode_tag_message
 from gateway.control.contract._topics import SCHEMA_VERSION, TopicKind, TopicRef, command_topic, parse_topic
 
 T = TypeVar("T")
@@ -271,6 +272,9 @@ def encode_message(message: object) -> bytes:
     Raises:
         TypeError: ``message`` is not a contract message (it has no ``KIND``).
     """
+    fast = encode_tag_message(message)  # the same bytes, written directly (see _tag_json)
+    if fast is not None:
+        return fast
     kind = getattr(type(message), "KIND", None)
     if kind is None or not dataclasses.is_dataclass(message):
         raise TypeError(f"{type(message).__name__} is not a control-plane message")
