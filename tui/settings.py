@@ -34,7 +34,8 @@ class TuiSettings:
         redraw_hz: how often screens repaint from the model (updates are coalesced between).
         command_timeout_s: how long to wait for a command's response.
         keepalive_s: MQTT keep-alive; a dead link is noticed after about 1.5 times this.
-        subscribe_sparkplug: also subscribe to ``spBv1.0/#`` for the traffic screen.
+        subscribe_sparkplug: also subscribe to ``spBv1.0/#`` and the daemon's relay of its upstream
+            Sparkplug traffic (``$GW/v1/sparkplug/#``) for the traffic screen.
         clock: wall clock in UTC ms (a frozen one in snapshot tests).
     """
 

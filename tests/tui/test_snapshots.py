@@ -80,3 +80,13 @@ def test_device_drill_down_read_only(snap_compare: SnapCompare) -> None:
         await settle(pilot)
 
     assert snap_compare(replay_app(read_only=True), run_before=run_before, terminal_size=(100, 30))
+
+
+def test_broker_at_80x24(snap_compare: SnapCompare) -> None:
+    """The broker screen's two tables (clients with their filters, retained topics) fit 80x24."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pilot.press("6")
+        await settle(pilot)
+
+    assert snap_compare(replay_app(), run_before=run_before, terminal_size=(80, 24))

@@ -13,8 +13,8 @@ from tui.viewmodel.config_edit import (
     form_problems,
     unified_diff,
 )
-from tui.viewmodel.model import TrafficRecord
 from tui.viewmodel.traffic import decode_record
+from tui.viewmodel.traffic_feed import TrafficRecord
 
 FORM = ModbusDeviceForm(
     "boiler-3",

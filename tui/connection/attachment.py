@@ -20,6 +20,7 @@ from tui.connection.commands import CommandChannel
 from tui.connection.events import LinkDown, LinkEvent, PublishRefused, Received
 from tui.settings import TuiSettings
 from tui.viewmodel.model import GatewayModel, decode
+from tui.viewmodel.traffic_feed import TRAFFIC_PREFIXES
 
 
 class Source(Protocol):
@@ -74,7 +75,7 @@ class Attachment:
         if (
             isinstance(event, Received)
             and event.topic != self.reply_topic
-            and not event.topic.startswith("spBv1.0/")
+            and not event.topic.startswith(TRAFFIC_PREFIXES)
         ):
             # decode here, on the source's thread: JSON + contract checks are the costly part of a
             # message, and doing them here keeps the UI loop free to answer keys

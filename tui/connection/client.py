@@ -231,7 +231,7 @@ class ControlClient:
     def _subscribe(self, client: mqtt.Client) -> None:
         filters = [*STATUS_SUBSCRIPTIONS, self.reply_topic]
         if self._settings.subscribe_sparkplug:
-            filters.append(SPARKPLUG_FILTER)
+            filters += [SPARKPLUG_FILTER, c.SPARKPLUG_RELAY_FILTER]  # local, and the upstream copies
         client.subscribe([(f, SubscribeOptions(qos=0)) for f in filters])
 
     def _send_queued(self, client: mqtt.Client) -> None:

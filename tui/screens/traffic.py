@@ -1,4 +1,5 @@
-"""Sparkplug traffic (7): live decoded messages on the embedded broker; filter; space pauses.
+"""Sparkplug traffic (7): live decoded messages, on the embedded broker and (through the daemon's relay)
+sent to and received from the upstream servers; filter; space pauses.
 
 Only the newest rows are kept in the table (``_ROWS``); payloads are decoded when a row is added,
 at most ``_ROWS`` per repaint, so a burst of 1,000 messages/s costs a bounded amount per repaint.
@@ -15,9 +16,10 @@ from textual.widgets import DataTable, Static
 
 from tui.screens import tables
 from tui.screens.base import GatewayScreen
-from tui.viewmodel.model import TrafficRecord
+from tui.viewmodel.model import GatewayModel
 from tui.viewmodel.tail import last, newest
 from tui.viewmodel.traffic import TRAFFIC_COLUMNS, traffic_cells, traffic_matches
+from tui.viewmodel.traffic_feed import TrafficRecord
 from tui.widgets.cells import to_text
 
 _ROWS = 300
@@ -55,7 +57,7 @@ class TrafficScreen(GatewayScreen):
         waiting = m.traffic_total - self._seen
         state = f"PAUSED: {waiting:,} new messages not shown (space resumes)" if self.paused else "live"
         self.query_one("#traffic-state", Static).update(
-            f"{state}; {m.traffic_total:,} Sparkplug messages seen since start; filter on topic with /"
+            f"{state}; {m.traffic_total:,} Sparkplug messages seen{_relay_note(m)}; filter with /"
         )
         if self.paused:
             return
@@ -83,3 +85,9 @@ class TrafficScreen(GatewayScreen):
             del self._row_keys[:excess]
         if follow and table.row_count:
             table.move_cursor(row=table.row_count - 1)
+
+
+def _relay_note(model: GatewayModel) -> str:
+    """What the relay of upstream traffic lost to its rate limit, when it lost anything."""
+    dropped = model.uplink.message.relay_dropped if model.uplink is not None else 0
+    return f" ({dropped:,} upstream copies over the relay's rate limit not shown)" if dropped else ""

@@ -39,6 +39,7 @@ from tui._contract import (
 )
 from tui.connection.events import LinkConnecting, LinkDown, LinkEvent, LinkUp, Received
 from tui.viewmodel.fast_tags import decode_tags_fast
+from tui.viewmodel.traffic_feed import TRAFFIC_PREFIXES, TrafficFeed, TrafficRecord
 
 T = TypeVar("T")
 
@@ -78,16 +79,6 @@ class TagEntry:
             self.history.append(float(tag.value))
         elif isinstance(tag.value, bool):
             self.history.append(1.0 if tag.value else 0.0)
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficRecord:
-    """One Sparkplug message seen on the broker (decoded only when shown)."""
-
-    topic: str
-    payload: bytes
-    at_ms: int
-    retained: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +135,7 @@ class GatewayModel:
         self.events: deque[Event] = deque(maxlen=EVENTS_LIMIT)
         self.logs: deque[c.LogLine] = deque(maxlen=LOGS_LIMIT)
         self.traffic: deque[TrafficRecord] = deque(maxlen=TRAFFIC_LIMIT)
+        self.traffic_feed = TrafficFeed()  # local and relayed Sparkplug, each message once
         self.protocol_problem: str | None = None
         self.decode_errors = 0
         self.last_decode_error = ""
@@ -185,10 +177,12 @@ class GatewayModel:
 
     def _receive(self, event: Received) -> None:
         self.received += 1
-        if event.topic.startswith("spBv1.0/"):
-            self.traffic.append(TrafficRecord(event.topic, event.payload, event.at_ms, event.retained))
-            self.traffic_total += 1
-            self.dirty.add("traffic")
+        if event.topic.startswith(TRAFFIC_PREFIXES):
+            record = self.traffic_feed.record(event.topic, event.payload, event.at_ms, event.retained)
+            if record is not None:
+                self.traffic.append(record)
+                self.traffic_total += 1
+                self.dirty.add("traffic")
             return
         outcome = event.decoded if isinstance(event.decoded, Decoded) else decode(event.topic, event.payload)
         if outcome.error is None:

@@ -1,7 +1,9 @@
 """Sparkplug traffic for the traffic screen: decoded with the standalone ``sparkplug`` library.
 
 Messages are kept raw in the model and decoded only when a row is shown, so 1,000 messages/s cost a
-deque append each, not a protobuf parse.
+deque append each, not a protobuf parse. The ``dir`` column tells where a message was: ``local`` on the
+embedded broker, ``to <server>`` sent upstream, ``from <server>`` received from upstream (the daemon's
+relay, see :mod:`tui.viewmodel.traffic_feed`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from sparkplug.topics import parse_topic as parse_sparkplug_topic
 from tui.viewmodel.badges import Cell
 from tui.viewmodel.filtering import RowFilter
 from tui.viewmodel.format import format_clock
-from tui.viewmodel.model import TrafficRecord
+from tui.viewmodel.traffic_feed import LOCAL, TrafficRecord
 
-TRAFFIC_COLUMNS = ("time (UTC)", "type", "node/device", "seq", "metrics")
+TRAFFIC_COLUMNS = ("time (UTC)", "dir", "type", "node/device", "seq", "metrics")
 _TYPE_STYLE = {
     "NBIRTH": "bold green",
     "DBIRTH": "green",
@@ -72,10 +74,20 @@ def _metric_text(value: object) -> str:
     return type(value).__name__
 
 
+def direction_cell(record: TrafficRecord) -> Cell:
+    """``local``, ``to <server>`` (sent upstream) or ``from <server>`` (received from upstream)."""
+    if record.direction == LOCAL:
+        return Cell("local", "bright_black")
+    if record.direction == "sent":
+        return Cell(f"to {record.server}", "blue")
+    return Cell(f"from {record.server}", "magenta")
+
+
 def traffic_cells(record: TrafficRecord) -> tuple[Cell, ...]:
     d = decode_record(record)
     return (
         Cell(format_clock(record.at_ms, millis=True)),
+        direction_cell(record),
         Cell(d.kind, _TYPE_STYLE.get(d.kind, "")),
         Cell(d.source),
         Cell(d.seq),
@@ -84,5 +96,6 @@ def traffic_cells(record: TrafficRecord) -> tuple[Cell, ...]:
 
 
 def traffic_matches(record: TrafficRecord, row_filter: RowFilter) -> bool:
-    """Filter on the topic (cheap); the payload is not decoded to filter."""
-    return row_filter.matches(record.topic)
+    """Filter on the topic and the direction text (``local``, ``to site-a``, ``from site-a``); cheap:
+    the payload is not decoded to filter."""
+    return row_filter.matches(record.topic, direction_cell(record).text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.control import contract as c
 from sparkplug import DataType, Metric, Payload, encode_payload
 from tests.tui.support import sample
 from tui.replay import dump_recording
@@ -34,10 +35,21 @@ def sparkplug_messages() -> list[tuple[str, bytes, bool]]:
             Metric(name="level", datatype=DataType.Float, value=73.25),
         ),
     )
+    sent = c.RelayDirection.SENT
+    received = c.RelayDirection.RECEIVED
     return [
         ("spBv1.0/Demo/NBIRTH/demo-gateway", encode_payload(birth), False),
-        ("spBv1.0/Demo/DDATA/demo-gateway/skid-1", encode_payload(data, include_datatype=False), False),
-        ("spBv1.0/STATE/scada-1", b'{"online":true,"timestamp":1767225590000}', True),
+        # the daemon's relay of its upstream traffic: data it sent to site-a, a STATE it received there
+        (
+            c.sparkplug_relay_topic(sent, "site-a", "spBv1.0/Demo/DDATA/demo-gateway/skid-1"),
+            encode_payload(data, include_datatype=False),
+            False,
+        ),
+        (
+            c.sparkplug_relay_topic(received, "site-a", "spBv1.0/STATE/scada-1"),
+            b'{"online":true,"timestamp":1767225590000}',
+            False,
+        ),
     ]
 
 
