@@ -281,7 +281,9 @@ class Daemon:
         def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
             broker.publish(topic, payload, qos=qos, retain=retain)
 
-        self.publisher = StatusPublisher(view, publish, version=__version__, pid=os.getpid())
+        self.publisher = StatusPublisher(
+            view, publish, version=__version__, pid=os.getpid(), listening=broker.has_subscribers
+        )
         self.commands = CommandHandler(view, self._reply, on_event=self.publisher.event)
         broker.subscribe(c.COMMAND_FILTER, self._on_command)
         self.publisher.start()
@@ -376,6 +378,9 @@ class Daemon:
     def tags_changed(self, device_id: str, changes: tuple[c.TagValue, ...]) -> None:
         if self.publisher is not None:
             self.publisher.tags_changed(device_id, changes)
+
+    def wants_tag_changes(self, device_id: str) -> bool:
+        return self.publisher is not None and self.publisher.wants_tag_changes(device_id)
 
     def device_event(self, device_id: str, severity: c.Severity, kind: str, message: str) -> None:
         self.event(severity, "device", kind, message, device=device_id)

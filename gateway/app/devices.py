@@ -19,12 +19,13 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import drivers
 from gateway.app import convert
+from gateway.app.tag_table import TagTable, scalar
 from gateway.config.devices import DeviceConfig, ModbusDeviceConfig
 from gateway.control import contract as c
 from sparkplug import MetricSpec, MetricValue
@@ -35,12 +36,6 @@ log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL_S = 0.5
 
-_QUALITY = {
-    drivers.Quality.GOOD: c.Quality.GOOD,
-    drivers.Quality.UNCERTAIN: c.Quality.UNCERTAIN,
-    drivers.Quality.STALE: c.Quality.STALE,
-    drivers.Quality.BAD: c.Quality.BAD,
-}
 _SP_QUALITY = {
     drivers.Quality.GOOD: SpQuality.GOOD,
     drivers.Quality.UNCERTAIN: SpQuality.GOOD,
@@ -62,6 +57,10 @@ class DeviceSink(Protocol):
 
     def tags_changed(self, device_id: str, changes: tuple[c.TagValue, ...]) -> None: ...
 
+    def wants_tag_changes(self, device_id: str) -> bool:
+        """Whether anyone watches this device's tag changes now (if not, none are built)."""
+        ...
+
     def device_event(self, device_id: str, severity: c.Severity, kind: str, message: str) -> None: ...
 
 
@@ -82,14 +81,6 @@ def _metric_value(value: drivers.Value) -> MetricValue:
         converted: MetricValue = tuple(value)  # type: ignore[assignment]  # list[X] -> tuple[X, ...]
         return converted
     return value
-
-
-def _scalar(value: drivers.Value) -> c.TagScalar:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
 
 
 class DeviceHost:
@@ -116,8 +107,8 @@ class DeviceHost:
         else:
             self._types = convert.opcua_types(config)
         self._writable = {tag.name: tag.writable for tag in config.tags}
-        self._tags: dict[str, c.TagValue] = {
-            tag.name: c.TagValue(
+        self._tags = TagTable(
+            c.TagValue(
                 tag.name,
                 None,
                 c.Quality.UNCERTAIN,
@@ -127,7 +118,7 @@ class DeviceHost:
                 tag.unit,
             )
             for tag in config.tags
-        }
+        )
         self._limits = {tag.name: (tag.min, tag.max) for tag in config.tags}
         self._driver: drivers.Driver | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -241,29 +232,9 @@ class DeviceHost:
         else:
             self.consecutive_errors += 1
         newly_typed = self._infer_types(good)
-        changes = []
-        tags = self._tags
-        bad = drivers.Quality.BAD
-        for sample in batch:
-            old = tags.get(sample.tag)
-            if old is None:
-                continue
-            value = _scalar(sample.value) if sample.quality is not bad else old.value
-            quality = _QUALITY[sample.quality]
-            # the constructor, not dataclasses.replace: this runs for every sample (5,000 tags a second
-            # in benchmarks/gateway.py), and replace() introspects the fields on each call
-            new = c.TagValue(
-                name=old.name,
-                value=value,
-                quality=quality,
-                timestamp_ms=sample.timestamp_ms,
-                datatype=old.datatype,
-                writable=old.writable,
-                unit=old.unit,
-            )
-            tags[sample.tag] = new
-            if value != old.value or quality is not old.quality:
-                changes.append(new)  # a fresh timestamp alone is not a change (the snapshot carries it)
+        # TagValues for the changes only while someone watches them (5,000 samples a second in
+        # benchmarks/gateway.py): the table keeps the values either way, for snapshots and writes
+        changes = self._tags.apply(batch, self._sink.wants_tag_changes(self.device_id))
         if changes:
             self._sink.tags_changed(self.device_id, tuple(changes))
         if self.online and newly_typed:
@@ -275,10 +246,16 @@ class DeviceHost:
             self._sink.device_event(self.device_id, c.Severity.INFO, "device_up", f"{self.device_id} answers")
             self._sink.device_online(self.device_id, self.metrics, self._current_samples())
         elif self.online:
+            types, bad = self._types, drivers.Quality.BAD
             samples = tuple(
-                SpSample(s.tag, _metric_value(s.value), s.timestamp_ms, _SP_QUALITY[s.quality])
+                SpSample(
+                    s.tag,
+                    _metric_value(s.value),
+                    s.timestamp_ms,
+                    _SP_QUALITY[s.quality],
+                )
                 for s in batch
-                if s.tag in self._types and s.quality is not drivers.Quality.BAD
+                if s.quality is not bad and s.tag in types
             )
             if samples:
                 self._sink.samples(self.device_id, samples)
@@ -293,7 +270,7 @@ class DeviceHost:
             if datatype is None:
                 continue
             self._types[sample.tag] = datatype
-            self._tags[sample.tag] = replace(self._tags[sample.tag], datatype=datatype.name)
+            self._tags.retype(sample.tag, datatype.name)
             typed = True
         return typed
 
@@ -321,12 +298,7 @@ class DeviceHost:
         if not self.online:
             return
         self.online = False
-        now = self._clock()
-        stale = []
-        for name, tag in self._tags.items():
-            if tag.quality is not c.Quality.STALE:
-                self._tags[name] = replace(tag, quality=c.Quality.STALE, timestamp_ms=now)
-                stale.append(self._tags[name])
+        stale = self._tags.mark_stale(self._clock())
         log.warning("device offline: %s", reason, extra={"device": self.device_id})
         self._sink.device_event(
             self.device_id, c.Severity.WARNING, "device_down", f"{self.device_id}: {reason}"
@@ -352,11 +324,9 @@ class DeviceHost:
                 result = await self._driver.write(tag, value)
                 if result.ok:
                     now = self._clock()
-                    written = _scalar(result.value if result.value is not None else value)
-                    self._tags[tag] = replace(
-                        current, value=written, quality=c.Quality.GOOD, timestamp_ms=now
-                    )
-                    self._sink.tags_changed(self.device_id, (self._tags[tag],))
+                    written = scalar(result.value if result.value is not None else value)
+                    new = self._tags.set(tag, written, c.Quality.GOOD, now)
+                    self._sink.tags_changed(self.device_id, (new,))
                     if self.online:
                         self._sink.samples(
                             self.device_id,
@@ -424,7 +394,12 @@ class DeviceHost:
     # ---- snapshots ------------------------------------------------------------------------------------
 
     def tag_values(self) -> tuple[c.TagValue, ...]:
-        return tuple(self._tags.values())
+        return self._tags.values()
+
+    @property
+    def tags_version(self) -> int:
+        """Changes whenever a tag value, quality, timestamp or type changes (see TagTable.version)."""
+        return self._tags.version
 
     def status(self) -> c.DeviceStatus:
         driver_state, last_error, errors, timeouts = (

@@ -8,6 +8,13 @@
   (<= 2 Hz): the latest value per tag, with the number of overwritten values counted, and at most
   ``TAG_CHANGES_MAX_VALUES`` values per batch (the rest wait, latest value kept): a plant of thousands
   of tags changing every second costs the UI (and the daemon's JSON encoding) a bounded rate.
+- Tag messages cost in proportion to the tags (thousands per device), so they follow who listens
+  (``listening(topic)``, the embedded broker's subscription tree): with nobody subscribed to a device's
+  TagChanges topic, changes are neither kept nor built (:meth:`StatusPublisher.wants_tag_changes` tells
+  the daemon; a QoS 0 message to nobody is dropped by the broker anyway), and with nobody subscribed to
+  its TagSnapshot topic the retained snapshot is refreshed at the heartbeat only. When a subscriber
+  appears, a fresh snapshot goes out at the next tick (it first received the retained one, at most a
+  heartbeat old), and changes flow again from then on.
 - Events are published as they happen, and the retained ring of recent events is refreshed with them.
 - Log lines are batched (``LOG_BATCH_MIN_INTERVAL_S``, ``LOG_BATCH_MAX_LINES``; the rest counted).
 
@@ -32,6 +39,8 @@ from gateway.control.view import GatewayView
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes, int, bool], object]
+Listening = Callable[[str], bool]
+"""Whether a message published on this topic now would reach any subscriber."""
 TICK_S = 0.1
 
 
@@ -61,6 +70,7 @@ class StatusPublisher:
         pid: int,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], int] = _wall_ms,
+        listening: Listening | None = None,
     ) -> None:
         self._view = view
         self._publish = publish
@@ -77,11 +87,22 @@ class StatusPublisher:
         self._logs_dropped = 0
         self._last_logs = -1e18
         self._known_devices: set[str] = set()
+        self._listening = listening  # None: always assume someone listens
+        self._watching_changes: dict[str, bool] = {}
+        self._watching_tags: dict[str, bool] = {}
+        self._topics: dict[str, tuple[str, str, str]] = {}
         self.published = 0
 
     # ---- inputs (on the event loop) -------------------------------------------------------------------
 
+    def wants_tag_changes(self, device_id: str) -> bool:
+        """False while nobody subscribes to the device's TagChanges (as of the last tick): the caller
+        may skip building them, :meth:`tags_changed` would drop them."""
+        return self._watching_changes.get(device_id, True)
+
     def tags_changed(self, device_id: str, changes: tuple[c.TagValue, ...]) -> None:
+        if not self._watching_changes.get(device_id, True):
+            return
         pending = self._pending.setdefault(device_id, {})
         for tag in changes:
             if tag.name in pending:
@@ -134,19 +155,22 @@ class StatusPublisher:
         self._snapshot(c.BROKER_TOPIC, view.broker_status(), force)
         devices = set(view.device_ids())
         for device_id in sorted(devices):
+            status_topic, tags_topic, changes_topic = self._device_topics(device_id)
             status = view.device_status(device_id)
             if status is not None:
-                self._snapshot(c.device_status_topic(device_id), status, force)
-            tags = view.device_tags(device_id)
-            if tags is not None:
-                self._tag_snapshot(device_id, tags, force)
+                self._snapshot(status_topic, status, force)
+            newly_watched = self._watch(device_id, tags_topic, changes_topic)
+            self._tag_snapshot(device_id, tags_topic, force or newly_watched)
         for gone in self._known_devices - devices:
             # An empty retained payload clears the topic: the device was removed by a reload.
-            self._send(c.device_status_topic(gone), b"", qos=1, retain=True)
-            self._send(c.tags_topic(gone), b"", qos=1, retain=True)
-            self._slots.pop(c.device_status_topic(gone), None)
-            self._slots.pop(c.tags_topic(gone), None)
+            status_topic, tags_topic, _changes = self._device_topics(gone)
+            self._send(status_topic, b"", qos=1, retain=True)
+            self._send(tags_topic, b"", qos=1, retain=True)
+            self._slots.pop(status_topic, None)
+            self._slots.pop(tags_topic, None)
             self._pending.pop(gone, None)
+            for per_device in (self._watching_changes, self._watching_tags, self._topics):
+                per_device.pop(gone, None)
         self._known_devices = devices
         self._flush_tag_changes()
         self._flush_logs()
@@ -169,19 +193,52 @@ class StatusPublisher:
             slot.key, slot.at = key, now
             self._send(topic, c.encode_message(message), qos=1, retain=True)
 
-    def _tag_snapshot(self, device_id: str, tags: tuple[c.TagValue, ...], force: bool) -> None:
-        """A device's retained TagSnapshot, paced like the others but without building or comparing
-        thousands of TagValues on every tick: TagValues are immutable and replaced on every change, so
-        identity tells a change. The slot keeps the tuple itself (the objects stay alive, so no id is
-        reused while it is compared). The snapshot is built and encoded only when it is due."""
-        topic = c.tags_topic(device_id)
+    def _device_topics(self, device_id: str) -> tuple[str, str, str]:
+        """(status, tags, tag changes) topics of a device (built and checked once)."""
+        topics = self._topics.get(device_id)
+        if topics is None:
+            topics = (
+                c.device_status_topic(device_id),
+                c.tags_topic(device_id),
+                c.tag_changes_topic(device_id),
+            )
+            self._topics[device_id] = topics
+        return topics
+
+    def _watch(self, device_id: str, tags_topic: str, changes_topic: str) -> bool:
+        """Refresh who listens to the device's tag topics; True when its snapshot just gained listeners."""
+        listening = self._listening
+        if listening is None:
+            return False
+        changes = listening(changes_topic)
+        if not changes:
+            # nobody would receive them: a QoS 0 message without subscribers is dropped by the broker
+            self._pending.pop(device_id, None)
+            self._overwritten.pop(device_id, None)
+        self._watching_changes[device_id] = changes
+        tags = listening(tags_topic)
+        newly = tags and not self._watching_tags.get(device_id, False)
+        self._watching_tags[device_id] = tags
+        return newly
+
+    def _tag_snapshot(self, device_id: str, topic: str, force: bool) -> None:
+        """A device's retained TagSnapshot, paced like the others without building thousands of
+        TagValues on every tick: the view's version of the device's tags tells a change, and the
+        snapshot is built and encoded only when it is due. Refreshed every TAG_SNAPSHOT_INTERVAL_S
+        while it changes and someone listens, else at the heartbeat."""
+        version = self._view.device_tags_version(device_id)
+        if version is None:
+            return
         slot = self._slots[topic]
         now = self._clock()
-        previous = slot.key
-        changed = not isinstance(previous, tuple) or tuple(map(id, previous)) != tuple(map(id, tags))
-        due = now - slot.at >= (c.TAG_SNAPSHOT_INTERVAL_S if changed else c.STATUS_HEARTBEAT_S)
-        if force or due:
-            slot.key, slot.at = tags, now
+        watched = self._watching_tags.get(device_id, True)
+        changed = version != slot.key
+        interval = c.TAG_SNAPSHOT_INTERVAL_S if changed and watched else c.STATUS_HEARTBEAT_S
+        if force or now - slot.at >= interval:
+            tags = self._view.device_tags(device_id)
+            if tags is None:
+                return
+            slot.key, slot.at = version, now
             snapshot = c.TagSnapshot(self._wall(), device_id, tags)
             self._send(topic, c.encode_message(snapshot), qos=1, retain=True)
 
@@ -210,7 +267,7 @@ class StatusPublisher:
                 self._overwritten.pop(device_id, 0),
                 pending=len(self._pending.get(device_id, ())),
             )
-            self._send(c.tag_changes_topic(device_id), c.encode_message(batch), qos=0, retain=False)
+            self._send(self._device_topics(device_id)[2], c.encode_message(batch), qos=0, retain=False)
 
     def _flush_logs(self) -> None:
         now = self._clock()

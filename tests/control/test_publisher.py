@@ -7,6 +7,7 @@ in tests/e2e/test_control_plane.py); time is passed in, so pacing is checked wit
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from gateway.control import contract as c
 from gateway.control.publisher import StatusPublisher
@@ -47,6 +48,11 @@ class View:
     def device_tags(self, device_id: str) -> tuple[c.TagValue, ...] | None:
         return self.tags.get(device_id)
 
+    def device_tags_version(self, device_id: str) -> int | None:
+        """The tags' hash stands for the version: it changes when a test changes a tag."""
+        tags = self.tags.get(device_id)
+        return None if tags is None else hash(tags)
+
 
 class Clock:
     def __init__(self) -> None:
@@ -56,11 +62,19 @@ class Clock:
         return self.now
 
 
-def make() -> tuple[StatusPublisher, View, Clock, list[tuple[str, bytes, int, bool]]]:
+def make(
+    listening: Callable[[str], bool] | None = None,
+) -> tuple[StatusPublisher, View, Clock, list[tuple[str, bytes, int, bool]]]:
     view, clock, sent = View(), Clock(), []
     publisher = StatusPublisher(
-        view, lambda *a: sent.append(a), version="1", pid=7, clock=clock, wall=lambda: 5
-    )  # type: ignore[arg-type]
+        view,  # type: ignore[arg-type]  # the publisher uses the snapshots only, not the commands
+        lambda *a: sent.append(a),
+        version="1",
+        pid=7,
+        clock=clock,
+        wall=lambda: 5,
+        listening=listening,
+    )
     return publisher, view, clock, sent
 
 
@@ -201,3 +215,92 @@ def test_a_busy_device_gets_bounded_batches_and_every_tag_its_turn() -> None:
     assert order == expected, "the longest-waiting first, every tag in turn"
     assert {t.value for b in batches[1:] for t in b.changes} == {2}, "waiting tags carry their latest value"
     assert [b.dropped for b in batches] == [0, total - limit, 0, 0]
+
+
+def _speed(value: int) -> tuple[c.TagValue, ...]:
+    return (c.TagValue("Speed", value, c.Quality.GOOD, value, "Int32"),)
+
+
+def test_tag_snapshot_follows_the_tags_version_at_its_interval() -> None:
+    publisher, view, clock, sent = make()
+    publisher.start()
+    sent.clear()
+    clock.now += c.TAG_SNAPSHOT_INTERVAL_S
+    publisher.tick()
+    assert c.tags_topic("pump") not in topics(sent), "unchanged: waits for the heartbeat"
+    view.tags["pump"] = _speed(2)
+    publisher.tick()
+    [payload] = [p for t, p, *_ in sent if t == c.tags_topic("pump")]
+    assert c.decode_message(payload, c.TagSnapshot).tags[0].value == 2
+    view.tags["pump"] = _speed(3)
+    clock.now += c.TAG_SNAPSHOT_INTERVAL_S / 2
+    publisher.tick()
+    assert topics(sent).count(c.tags_topic("pump")) == 1, "changed again: waits for the interval"
+
+
+class Subscriptions:
+    """Which topics have subscribers (the broker's answer, here a set the test edits)."""
+
+    def __init__(self) -> None:
+        self.topics: set[str] = set()
+
+    def __call__(self, topic: str) -> bool:
+        return topic in self.topics
+
+
+def test_nobody_listening_means_no_tag_changes_and_a_heartbeat_snapshot() -> None:
+    subscribed = Subscriptions()
+    publisher, view, clock, sent = make(subscribed)
+    publisher.start()
+    assert not publisher.wants_tag_changes("pump")
+    sent.clear()
+    publisher.tags_changed("pump", _speed(9))
+    view.tags["pump"] = _speed(9)
+    clock.now += c.TAG_SNAPSHOT_INTERVAL_S
+    publisher.tick()
+    assert c.tag_changes_topic("pump") not in topics(sent), "nobody subscribed: dropped"
+    assert c.tags_topic("pump") not in topics(sent), "nobody subscribed: the snapshot waits for the heartbeat"
+    clock.now += c.STATUS_HEARTBEAT_S - c.TAG_SNAPSHOT_INTERVAL_S
+    publisher.tick()
+    assert c.tags_topic("pump") in topics(sent), "the retained snapshot is refreshed at the heartbeat"
+
+
+def test_a_new_listener_gets_a_fresh_snapshot_at_the_next_tick_then_the_changes() -> None:
+    subscribed = Subscriptions()
+    publisher, view, clock, sent = make(subscribed)
+    publisher.start()
+    view.tags["pump"] = _speed(4)
+    publisher.tags_changed("pump", _speed(4))  # nobody listens yet: dropped
+    clock.now += 0.1
+    publisher.tick()
+    sent.clear()
+    subscribed.topics |= {c.tags_topic("pump"), c.tag_changes_topic("pump")}
+    clock.now += 0.1
+    publisher.tick()
+    [payload] = [p for t, p, *_ in sent if t == c.tags_topic("pump")]
+    assert c.decode_message(payload, c.TagSnapshot).tags[0].value == 4, "forced, not paced"
+    assert c.tag_changes_topic("pump") not in topics(sent), "the change made while nobody listened is gone"
+    assert publisher.wants_tag_changes("pump")
+    publisher.tags_changed("pump", _speed(5))
+    clock.now += c.TAG_CHANGES_MIN_INTERVAL_S
+    publisher.tick()
+    [batch] = [p for t, p, *_ in sent if t == c.tag_changes_topic("pump")]
+    assert [t.value for t in c.decode_message(batch, c.TagChanges).changes] == [5]
+    sent.clear()
+    clock.now += 0.1
+    publisher.tick()
+    assert c.tags_topic("pump") not in topics(sent), "forced once, on the transition only"
+
+
+def test_changes_stop_when_the_last_listener_leaves() -> None:
+    subscribed = Subscriptions()
+    subscribed.topics.add(c.tag_changes_topic("pump"))
+    publisher, _view, clock, sent = make(subscribed)
+    publisher.start()
+    publisher.tags_changed("pump", _speed(6))
+    subscribed.topics.clear()
+    sent.clear()
+    clock.now += c.TAG_CHANGES_MIN_INTERVAL_S
+    publisher.tick()
+    assert c.tag_changes_topic("pump") not in topics(sent)
+    assert not publisher.wants_tag_changes("pump")
