@@ -6,8 +6,11 @@ type's width) writers decode; UInt32 is read from ``int_value`` or ``long_value`
 a value field that does not fit the declared datatype, an unknown datatype code, or a malformed array
 raises :class:`SparkplugDecodeError`, and nothing else escapes (Hypothesis fuzz property).
 
-Speed: one decoder function per DataType in a table indexed by the wire code, and Metric objects are
-built as their field tuple in one C call (:mod:`sparkplug._metric_factory`).
+Speed: when the optional C extension is built (:mod:`sparkplug._accel`), :func:`decode_payload` lets it
+decode the common metric shapes in one call and falls back to the upb path here for anything else
+(:func:`decode_payload_upb`, the reference). On the upb path, one decoder function per DataType in a
+table indexed by the wire code, and Metric objects are built as their field tuple in one C call
+(:mod:`sparkplug._metric_factory`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
+from sparkplug._accel import c_decode
 from sparkplug._arrays import unpack_array
 from sparkplug._generated import sparkplug_b_pb2 as pb
 from sparkplug._metric_factory import new_metric, new_tuple
@@ -511,6 +515,23 @@ def decode_template(pt: Any) -> Template:
 
 def decode_payload(data: bytes) -> Payload:
     """Decode Sparkplug B protobuf bytes.
+
+    The compiled fast path (when built) returns what :func:`decode_payload_upb` would for the shapes it
+    handles, and None for every other input, which then takes the upb path.
+
+    Raises:
+        SparkplugDecodeError: the bytes are not a Sparkplug B payload, or a metric's value does not fit
+            its datatype; the message says which metric and why. Nothing else is raised.
+    """
+    if c_decode is not None:
+        payload = c_decode(data)
+        if payload is not None:
+            return payload
+    return decode_payload_upb(data)
+
+
+def decode_payload_upb(data: bytes) -> Payload:
+    """:func:`decode_payload` through the upb protobuf runtime only: the reference for the C path.
 
     Raises:
         SparkplugDecodeError: the bytes are not a Sparkplug B payload, or a metric's value does not fit

@@ -4,6 +4,10 @@ Speed matters (benchmarks/sparkplug_codec.py). Each Metric becomes one plain dic
 upb protobuf constructor, which converts it in C: several times faster than setting fields one by one.
 ``None`` entries in those dicts leave the field unset, so the common shape needs no branching.
 
+When the optional C extension is built (:mod:`sparkplug._accel`), :func:`encode_payload` lets it write
+the common metric shapes directly (byte-identical, tests/sparkplug/test_speedups_encode.py) and uses the
+upb path here (:func:`encode_payload_upb`, the reference) for anything else, errors included.
+
 Values are checked by one small converter per DataType (a table, not an if-chain) that returns the
 wire value: signed integers are range-checked and then sign-extended to 32 bits (Int8/16/32, as Tahu
 Java and Ignition send them) or masked to 64 bits (Int64), §13. Nothing is ever silently wrapped.
@@ -15,6 +19,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from sparkplug._accel import c_encode
 from sparkplug._arrays import pack_array
 from sparkplug._generated import sparkplug_b_pb2 as pb
 from sparkplug.datatypes import ARRAY_TYPES, BASIC_TYPES, INTEGER_RANGES, PROPERTY_TYPES, DataType
@@ -368,6 +373,23 @@ def encode_payload(
     Raises:
         SparkplugEncodeError: a value does not fit its datatype, or a field is out of its wire range;
             the message names the metric.
+    """
+    if c_encode is not None:
+        data = c_encode(payload, include_datatype, uint32_in_long_value)
+        if data is not None:
+            return data
+    return encode_payload_upb(
+        payload, include_datatype=include_datatype, uint32_in_long_value=uint32_in_long_value
+    )
+
+
+def encode_payload_upb(
+    payload: Payload, *, include_datatype: bool = True, uint32_in_long_value: bool = False
+) -> bytes:
+    """:func:`encode_payload` through the upb protobuf runtime only: the reference for the C path.
+
+    Raises:
+        SparkplugEncodeError: as :func:`encode_payload`.
     """
     encoder = _Encoder(with_datatype=include_datatype, uint32_in_long_value=uint32_in_long_value)
     metrics = _metric_dicts(encoder, payload.metrics, include_datatype)

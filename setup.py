@@ -1,0 +1,19 @@
+"""Build hook for the optional C accelerator of the Sparkplug codec (everything else is in pyproject.toml).
+
+``sparkplug/_speedups.c`` is marked optional: without a C compiler or Python headers the build only
+warns and the package installs pure Python (``sparkplug._accel`` then falls back to the upb path).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "sparkplug._speedups",
+            sources=["sparkplug/_speedups.c"],
+            optional=True,
+            # gcc and clang flags: the package targets Linux only (pyproject classifiers)
+            extra_compile_args=["-Wall", "-Wextra"],
+        )
+    ]
+)

@@ -1,0 +1,9 @@
+# Type stub of the optional C extension built from _speedups.c (see sparkplug/_accel.py).
+from sparkplug.datatypes import DataType
+from sparkplug.model import Metric, Payload
+
+API_VERSION: int
+
+def configure(metric: type[Metric], payload: type[Payload], datatype: type[DataType], /) -> None: ...
+def decode(data: object, /) -> Payload | None: ...
+def encode(payload: object, include_datatype: bool, uint32_in_long_value: bool, /) -> bytes | None: ...
