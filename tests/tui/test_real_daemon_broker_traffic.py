@@ -173,3 +173,45 @@ async def test_traffic_screen_shows_what_the_daemon_sent_upstream(plant: Plant) 
             assert all(r.direction == "sent" for r in model.traffic)
     finally:
         upstream.close()
+
+
+async def test_an_upstream_that_is_the_embedded_broker_shows_each_message_once(tmp_path: Path) -> None:
+    """The daemon copies what it sends to "upstream" and the embedded broker routes the same message on
+    spBv1.0/#: the UI receives both and shows one (the demo, with no upstream, makes no copies at all)."""
+    from tests.support.ports import reserve_port
+
+    port = reserve_port()  # the upstream server must name the embedded broker's port before it starts
+    simulator = ModbusSimulatorProcess(tmp_path)
+    config = tmp_path / "gateway.yaml"
+    config.write_text(f"""\
+identity: {{group_id: Plant, edge_node_id: gw-loop}}
+broker:
+  listeners: [{{host: 127.0.0.1, port: {port}}}]
+  allow_anonymous: true
+upstream:
+  servers:
+    - {{name: itself, host: 127.0.0.1, port: {port}, keepalive_s: 5}}
+devices:
+  - id: skid
+    protocol: modbus_tcp
+    host: 127.0.0.1
+    port: {simulator.port}
+    poll_interval_s: 0.2
+    tags:
+      - {{name: temperature, address: 40001, type: float32}}
+data_dir: data
+""")
+    gateway = GatewayProcess(tmp_path, config)
+    try:
+        gateway.wait_running()
+        app = GatewayTui(TuiSettings(port=gateway.broker_port, client_id="tui-real-loop", redraw_hz=10))
+        async with app.run_test(size=(120, 30)) as pilot:
+            model = app.attachment.model
+            await pilot.press("7")
+            await wait_for(pilot, lambda: model.traffic_feed.duplicates >= 5, "copies recognised", timeout=30)
+            keys = [(r.topic, r.payload) for r in model.traffic]
+            assert len(keys) == len(set(keys)), "a message is shown twice"
+            assert {r.direction for r in model.traffic} <= {"local", "sent"}
+    finally:
+        gateway.kill()
+        simulator.kill()
