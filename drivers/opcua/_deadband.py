@@ -59,6 +59,11 @@ class PercentDeadband:
     def tags(self) -> list[str]:
         return list(self._percents)
 
+    @property
+    def active(self) -> bool:
+        """Whether any tag has a threshold (otherwise :meth:`passes` lets everything through)."""
+        return bool(self._thresholds)
+
     def threshold(self, tag: str) -> float | None:
         return self._thresholds.get(tag)
 

@@ -23,8 +23,10 @@ subscription with a monitored item per subscribed tag, then watch:
   recreations, the connection switches to polling for good (servers whose subscriptions misbehave).
 - polled tags are read with one Read service call per ``poll_interval``.
 
-Notifications are consumed from the subscription's bounded queue (asyncua iterator mode, drop
-oldest) and emitted in batches, with the server's source timestamps kept.
+Each publish response's data changes are handed over as one list (:mod:`drivers.opcua._subscription`,
+a bounded queue that drops the oldest response) and emitted as one batch of samples, with the
+server's source timestamps kept. The publishing interval defaults to the fastest sampling interval
+of the subscribed tags (:meth:`OpcUaServer.effective_publishing_interval`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from drivers.opcua._resolve import resolve_tags
 from drivers.opcua._resume import Restored, delete_quietly, restore_subscription
 from drivers.opcua._session import close_quietly, open_session, reactivate_session
 from drivers.opcua._spec import DeadbandKind, OpcUaServer, OpcUaTag, TagMode, validate_server
+from drivers.opcua._subscription import create_batch_subscription, revised_publishing_interval
 from drivers.opcua._values import check_write_value, sample_from
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,7 @@ class OpcUaDriver(Driver):
         self._nodes: dict[str, Any] = {}
         self._types: dict[str, str] = {}
         self._client: Any = None
+        self._subscription: Any = None  # the current one (for its granted interval and drop count)
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff(initial=server.backoff_initial, maximum=server.backoff_max)
         self._state = DriverState.STOPPED
@@ -321,14 +325,8 @@ class OpcUaDriver(Driver):
             return None
 
     async def _subscribe(self, client: Any, tags: list[OpcUaTag]) -> Any:
-        from asyncua.common.subscription import OverflowPolicy
-
-        sub = await client.create_subscription(
-            subscription_parameters(self.server),
-            None,
-            queue_maxsize=20000,
-            overflow=OverflowPolicy.DROP_OLDEST,
-        )
+        sub = await create_batch_subscription(client, subscription_parameters(self.server))
+        self._subscription = sub
         self.subscriptions_created += 1
         handle_of = {t.name: h for h, t in self._handles.items()}
         targets = {t.name: (self._nodes[t.name].nodeid, handle_of[t.name]) for t in tags}
@@ -345,36 +343,44 @@ class OpcUaDriver(Driver):
         return sub
 
     async def _consume(self, sub: Any) -> None:
-        queue: asyncio.Queue[Any] | None = getattr(sub, "_event_queue", None)  # for batching; see below
+        """Turn each publish response's notifications (one list, see
+        :mod:`drivers.opcua._subscription`) into one batch of samples."""
+        queue: asyncio.Queue[list[Any] | None] = sub._event_queue
+        while True:
+            items = await queue.get()
+            if items is None:  # the subscription was deleted
+                return
+            self._emit_notifications(items)
+
+    def _emit_notifications(self, items: list[Any]) -> None:
         device = self.server.name
         handles = self._handles
-        while True:
-            try:
-                event = await sub.next_event()
-            except StopAsyncIteration:
-                return
-            events = [event]
-            # asyncua 2.1 has no non-blocking get on the subscription; drain its queue directly
-            # so one publish response becomes one batch.
-            while queue is not None and not queue.empty() and len(events) < 5000:
-                item = queue.get_nowait()
-                if item is None:
-                    break
-                events.append(item)
-            batch = []
-            for ev in events:
-                monitored = getattr(getattr(ev, "data", None), "monitored_item", None)
-                if monitored is None:
-                    continue  # status-change or event notifications: not tags
-                tag = handles.get(monitored.ClientHandle)
-                if tag is None:
-                    continue
-                sample = sample_from(tag, device, monitored.Value)
-                if sample.quality is not Quality.BAD:
-                    self._last[tag.name] = sample.value
-                batch.append(sample)
-            self.notifications += len(batch)
-            self._emit([s for s in batch if self.deadband.passes(s)])
+        last = self._last
+        batch = []
+        for item in items:
+            tag = handles.get(item.ClientHandle)
+            if tag is None:
+                continue  # not one of ours (cannot happen with our handles; asyncua logs these)
+            sample = sample_from(tag, device, item.Value)
+            if sample.quality is not Quality.BAD:
+                last[tag.name] = sample.value
+            batch.append(sample)
+        self.notifications += len(batch)
+        deadband = self.deadband
+        self._emit([s for s in batch if deadband.passes(s)] if deadband.active else batch)
+
+    @property
+    def publishing_interval_granted(self) -> float | None:
+        """The publishing interval the server granted the current subscription, seconds."""
+        sub = self._subscription
+        return None if sub is None else revised_publishing_interval(sub)
+
+    @property
+    def notifications_dropped(self) -> int:
+        """Notifications of the current subscription dropped because the consumer fell behind
+        (the hand-over queue holds MAX_QUEUED_RESPONSES publish responses)."""
+        sub = self._subscription
+        return 0 if sub is None else int(sub.dropped)
 
     async def _poll(self, client: Any, tags: list[OpcUaTag]) -> None:
         if not tags:

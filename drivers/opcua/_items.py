@@ -26,12 +26,16 @@ async def create_items(
     server refused (created again without a filter).
     """
     ua = lazy.ua()
-    requests = [monitored_item_request(server, t, *targets[t.name]) for t in tags]
+    interval = server.effective_publishing_interval()
+    requests = [monitored_item_request(t, *targets[t.name], publishing_interval=interval) for t in tags]
     results = await sub.create_monitored_items(requests)
     refused = [(t, r) for t, r in zip(tags, results, strict=True) if isinstance(r, ua.StatusCode)]
     retry = [t for t, _ in refused if t.deadband is not None and t.deadband[0] is DeadbandKind.PERCENT]
     if retry:
-        again = [monitored_item_request(server, t, *targets[t.name], with_filter=False) for t in retry]
+        again = [
+            monitored_item_request(t, *targets[t.name], publishing_interval=interval, with_filter=False)
+            for t in retry
+        ]
         second = dict(zip([t.name for t in retry], await sub.create_monitored_items(again), strict=True))
         refused = [(t, second.get(t.name, r)) for t, r in refused]
         refused = [(t, r) for t, r in refused if isinstance(r, ua.StatusCode)]

@@ -18,12 +18,12 @@ def subscription_parameters(server: OpcUaServer) -> Any:
     re-activation (catalogue T54a).
     """
     ua = lazy.ua()
+    interval = server.effective_publishing_interval()
     params = ua.CreateSubscriptionParameters()
-    params.RequestedPublishingInterval = server.publishing_interval * 1000
+    params.RequestedPublishingInterval = interval * 1000
     params.RequestedMaxKeepAliveCount = server.keepalive_count
-    params.RequestedLifetimeCount = max(
-        server.keepalive_count * 3, math.ceil(server.session_timeout / server.publishing_interval)
-    )
+    lifetime = math.ceil(server.session_timeout / interval)
+    params.RequestedLifetimeCount = max(server.keepalive_count * 3, lifetime)
     params.MaxNotificationsPerPublish = 10000
     params.PublishingEnabled = True
     params.Priority = 0
@@ -31,18 +31,19 @@ def subscription_parameters(server: OpcUaServer) -> Any:
 
 
 def monitored_item_request(
-    server: OpcUaServer, tag: OpcUaTag, node_id: Any, client_handle: int, *, with_filter: bool = True
+    tag: OpcUaTag, node_id: Any, client_handle: int, *, publishing_interval: float, with_filter: bool = True
 ) -> Any:
-    """One MonitoredItemCreateRequest (OPC 10000-4, 5.12.2): sampling interval (the publishing
-    interval when the tag gives none), queue size discarding the oldest, optional deadband filter
-    (DeadbandType 1 absolute, 2 percent of the EURange, 7.22.2) unless ``with_filter`` is false."""
+    """One MonitoredItemCreateRequest (OPC 10000-4, 5.12.2): sampling interval (the connection's
+    ``publishing_interval`` when the tag gives none), queue size discarding the oldest, optional
+    deadband filter (DeadbandType 1 absolute, 2 percent of the EURange, 7.22.2) unless
+    ``with_filter`` is false."""
     ua = lazy.ua()
     rv = ua.ReadValueId()
     rv.NodeId = node_id
     rv.AttributeId = ua.AttributeIds.Value
     mparams = ua.MonitoringParameters()
     mparams.ClientHandle = client_handle
-    interval = tag.sampling_interval if tag.sampling_interval is not None else server.publishing_interval
+    interval = tag.sampling_interval if tag.sampling_interval is not None else publishing_interval
     mparams.SamplingInterval = interval * 1000
     mparams.QueueSize = tag.queue_size
     mparams.DiscardOldest = True

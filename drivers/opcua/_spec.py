@@ -8,6 +8,9 @@ from pathlib import Path
 
 from drivers.errors import DriverConfigError
 
+DEFAULT_PUBLISHING_INTERVAL = 0.5  # seconds, when no subscribed tag sets a sampling interval
+MIN_DERIVED_PUBLISHING_INTERVAL = 0.05  # seconds, the floor of a publishing interval we derive
+
 
 class SecurityPolicy(enum.Enum):
     """Security policies we offer (OPC 10000-7). ``value`` is the policy URI suffix."""
@@ -75,8 +78,10 @@ class OpcUaTag:
             (namespace index:browse name per segment). Exactly one of the two.
         mode: subscribe (default) or poll.
         sampling_interval: requested sampling interval in seconds (monitored items); ``None`` = the
-            publishing interval.
-        queue_size: server-side queue per monitored item (1 = latest value only).
+            connection's publishing interval; 0 = the server's fastest rate.
+        queue_size: server-side queue per monitored item (1 = latest value only). With a
+            publishing interval longer than the sampling interval, a queue of at least
+            publishing / sampling keeps every sample (OPC 10000-4, 5.12.1.5).
         deadband: (kind, value) of a data-change filter, or ``None``.
         unit: engineering units, passed through to samples.
         writable: writes are refused unless true.
@@ -111,7 +116,11 @@ class OpcUaServer:
         trust_dir: server certificates (DER/PEM) trusted for signed/encrypted connections;
             ``None`` = ``<data_dir>/opcua/pki/trusted``. Unknown server certificates are copied to
             ``<data_dir>/opcua/pki/rejected`` for an operator to inspect and move.
-        publishing_interval: subscription publishing interval, seconds.
+        publishing_interval: subscription publishing interval, seconds: how often the server sends
+            the notifications it queued. ``None`` (default) = the fastest sampling interval among
+            the subscribed tags (at least :data:`MIN_DERIVED_PUBLISHING_INTERVAL`), or
+            :data:`DEFAULT_PUBLISHING_INTERVAL` when no tag sets one; see
+            :meth:`effective_publishing_interval`.
         keepalive_count: publishing intervals without data before the server sends a keep-alive.
         poll_interval: seconds between reads of polled tags (and of all tags in fallback mode).
         stale_margin: the subscription is stale after keepalive_count x publishing_interval x margin
@@ -135,7 +144,7 @@ class OpcUaServer:
     identity: Identity = field(default_factory=Anonymous)
     data_dir: Path | None = None
     trust_dir: Path | None = None
-    publishing_interval: float = 0.5
+    publishing_interval: float | None = None
     keepalive_count: int = 10
     poll_interval: float = 1.0
     stale_margin: float = 1.5
@@ -147,6 +156,31 @@ class OpcUaServer:
     backoff_max: float = 30.0
     application_uri: str = "urn:edge-gateway:opcua-client"
     trust_on_first_use: bool = False
+
+    def effective_publishing_interval(self) -> float:
+        """The publishing interval requested from the server, seconds.
+
+        A change waits up to one sampling interval to be sampled and then up to one publishing
+        interval to be sent, so a publishing interval longer than the sampling interval adds its
+        length to the worst-case latency (and, with queue size 1, drops samples). By default it is
+        therefore no longer than the fastest sampling interval of the subscribed tags: one publish
+        response per fastest sample at most (the server sends nothing in a cycle without changes,
+        apart from keep-alives). A sampling interval of 0 (the server's fastest) gives
+        :data:`MIN_DERIVED_PUBLISHING_INTERVAL`, not a response per change. Tags without a
+        sampling interval use the publishing interval, so with none set it is
+        :data:`DEFAULT_PUBLISHING_INTERVAL`. Set ``publishing_interval`` to trade latency for
+        fewer, larger publish responses.
+        """
+        if self.publishing_interval is not None:
+            return self.publishing_interval
+        sampled = [
+            t.sampling_interval
+            for t in self.tags
+            if t.mode is TagMode.SUBSCRIBE and t.sampling_interval is not None
+        ]
+        if not sampled:
+            return DEFAULT_PUBLISHING_INTERVAL
+        return max(MIN_DERIVED_PUBLISHING_INTERVAL, min(sampled))
 
     def pki_dir(self) -> Path | None:
         return None if self.data_dir is None else self.data_dir / "opcua" / "pki"
@@ -176,8 +210,9 @@ def validate_server(server: OpcUaServer) -> None:
         )
     if isinstance(server.identity, X509Identity) and not secure:
         problems.append(f"{where}.identity: an X.509 user identity needs a secure policy")
+    if server.publishing_interval is not None and server.publishing_interval <= 0:
+        problems.append(f"{where}.publishing_interval: {server.publishing_interval}, expected > 0 seconds")
     for label, value in (
-        ("publishing_interval", server.publishing_interval),
         ("poll_interval", server.poll_interval),
         ("request_timeout", server.request_timeout),
         ("watchdog_interval", server.watchdog_interval),

@@ -22,6 +22,10 @@ _INT_RANGES = {
 }
 
 
+_SCALARS = frozenset({float, int, bool, str, bytes, type(None)})  # passed through by plain()
+_SEVERITY_MASK = 0b11 << 30
+
+
 def quality_of(status: int) -> Quality:
     """A StatusCode's quality from its severity bits (OPC 10000-4, 7.39: 00 Good, 01 Uncertain, 1x Bad)."""
     severity = (status >> 30) & 0b11
@@ -56,23 +60,32 @@ def plain(value: Any) -> Value:
 
 
 def sample_from(tag: OpcUaTag, device: str, data_value: Any) -> Sample:
-    """A sample from a DataValue, keeping the source timestamp (server timestamp, then now, as fallbacks)."""
-    status = int(data_value.StatusCode.value) if data_value.StatusCode is not None else 0
-    quality = quality_of(status)
-    ts = to_ms(data_value.SourceTimestamp) or to_ms(data_value.ServerTimestamp) or utc_ms()
+    """A sample from a DataValue, keeping the source timestamp (server timestamp, then now, as fallbacks).
+
+    Called once per notification (10,000 times a second with 1,000 items at 0.1 s), so the common
+    case (a Good scalar) avoids the general conversions.
+    """
+    code = data_value.StatusCode
+    status = int(code.value) if code is not None else 0
+    stamp = data_value.SourceTimestamp or data_value.ServerTimestamp
+    ts = to_ms(stamp)
+    if ts is None:
+        ts = utc_ms()
     variant = data_value.Value
-    value = plain(variant.Value) if variant is not None else None
-    error = None
-    if quality is not Quality.GOOD:
-        error = DeviceError(
-            device,
-            ErrorKind.EXCEPTION,
-            f"status {data_value.StatusCode.name}",
-            address=tag.address,
-            code=status,
-        )
-        if quality is Quality.BAD:
-            value = None
+    raw = variant.Value if variant is not None else None
+    value = raw if type(raw) in _SCALARS else plain(raw)
+    if status & _SEVERITY_MASK == 0:  # Good (OPC 10000-4, 7.39)
+        return Sample(tag.name, value, Quality.GOOD, ts, None, tag.unit)
+    quality = quality_of(status)
+    error = DeviceError(
+        device,
+        ErrorKind.EXCEPTION,
+        f"status {code.name}",
+        address=tag.address,
+        code=status,
+    )
+    if quality is Quality.BAD:
+        value = None
     return Sample(tag.name, value, quality, ts, error, tag.unit)
 
 

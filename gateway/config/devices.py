@@ -227,7 +227,10 @@ class OpcUaDeviceConfig:
         password: the password of ``username`` (``password_env`` or ``password_file``).
         certificate: user certificate file for an X.509 identity.
         private_key: private key of ``certificate``.
-        publishing_interval_s: subscription publishing interval.
+        publishing_interval_s: subscription publishing interval (how often the server sends what
+            changed); ``null`` = the fastest ``sampling_interval_s`` of the subscribed tags (at
+            least 0.05 s; 0.5 s when no tag sets one), so a value never waits longer than one
+            sampling interval for its publishing cycle.
         poll_interval_s: seconds between reads of polled tags.
         request_timeout_s: seconds per service call.
         tags: the variables to read.
@@ -244,7 +247,7 @@ class OpcUaDeviceConfig:
     password: Secret | None = None
     certificate: Path | None = None
     private_key: Path | None = None
-    publishing_interval_s: Seconds = 0.5
+    publishing_interval_s: Seconds | None = None
     poll_interval_s: Seconds = 1.0
     request_timeout_s: Seconds = 4.0
     tags: tuple[OpcUaTagConfig, ...] = ()
