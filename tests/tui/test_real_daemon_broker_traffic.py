@@ -1,7 +1,7 @@
 """The broker and traffic screens against the REAL daemon (`edge-gateway run`), a real Modbus simulator
 and a real upstream mosquitto: a test client's retained topic and subscription filter show on the
-broker screen, and the Sparkplug the daemon sends upstream shows on the traffic screen (through the
-daemon's relay), byte for byte what the upstream broker received."""
+broker screen, and the Sparkplug the daemon sends upstream (and the NCMD it receives there) shows on
+the traffic screen through the daemon's relay, byte for byte what the upstream broker carried."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.control import contract as c
+from sparkplug import DataType, Metric, Payload, encode_payload
 from tests.e2e.support import GatewayProcess, ModbusSimulatorProcess
 from tests.support.mosquitto import MosquittoProcess
 from tests.support.waiting import wait_until
@@ -148,18 +149,26 @@ async def test_traffic_screen_shows_what_the_daemon_sent_upstream(plant: Plant) 
                 lambda: any(r.direction == "sent" and "/DDATA/" in r.topic for r in model.traffic),
                 "a relayed DDATA",
             )
-            # a rebirth sends NBIRTH and DBIRTH upstream again, now with the UI watching
+            # a host's NCMD rebirth arrives from upstream (copied as received) and the NBIRTH that
+            # answers it goes out (copied as sent), now with the UI watching
             await wait_for(
                 pilot,
                 lambda: model.uplink is not None and model.uplink.message.session_state.value == "online",
                 "online",
                 timeout=30,
             )
-            response = await app.attachment.commands.call(c.Rebirth(), timeout=15)
-            assert isinstance(response, c.CommandOk)
-            await pilot.press("slash", *"NBIRTH", "enter")
+            rebirth = Payload(
+                timestamp=1,
+                metrics=(Metric(name="Node Control/Rebirth", datatype=DataType.Boolean, value=True),),
+            )
+            upstream.client.publish("spBv1.0/Plant/NCMD/gw-relay", encode_payload(rebirth), qos=0)
+            await pilot.press("slash", *"NBIRTH|NCMD", "enter")
             await wait_text(pilot, "NBIRTH", timeout=20)
-            row = next(line for line in screen_text(app).splitlines() if "NBIRTH" in line)
+            await wait_text(pilot, "NCMD")
+            lines = screen_text(app).splitlines()
+            command = next(line for line in lines if "NCMD" in line)
+            assert "from site-a" in command and "Node Control/Rebirth=True" in command
+            row = next(line for line in lines if "NBIRTH" in line)
             assert "to site-a" in row and "Plant/gw-relay" in row
             births = [r for r in model.traffic if "/NBIRTH/" in r.topic]
             assert births and all((r.direction, r.server) == ("sent", "site-a") for r in births)
@@ -170,7 +179,13 @@ async def test_traffic_screen_shows_what_the_daemon_sent_upstream(plant: Plant) 
             )
             data = next(r for r in model.traffic if "/DDATA/" in r.topic)
             wait_until(lambda: data.payload in upstream.payloads("DDATA"), timeout=10, message="DDATA")
-            assert all(r.direction == "sent" for r in model.traffic)
+            assert {(r.direction, r.server) for r in model.traffic} == {
+                ("sent", "site-a"),
+                ("received", "site-a"),
+            }
+            assert [r.topic for r in model.traffic if r.direction == "received"] == [
+                "spBv1.0/Plant/NCMD/gw-relay"
+            ]
     finally:
         upstream.close()
 
