@@ -5,14 +5,19 @@ Two payloads, encode and decode each, in metrics per second:
                UInt16, DateTime), alias + timestamp + datatype + value, no names
   nbirth_1000  an NBIRTH of 1,000 metrics: name + alias + timestamp + datatype + value
 
-Ours: typed model -> bytes (encode) and bytes -> typed model (decode), in this process.
+Ours: typed model -> bytes (encode) and bytes -> typed model (decode), in this process, through the public
+encode_payload/decode_payload. "path" says which implementation served them: "c" when the optional
+compiled accelerator (sparkplug/_speedups.c) is built, "upb" when it is not or SPARKPLUG_NO_SPEEDUPS=1.
+With --both (and the accelerator built), the upb path is measured too in the same interleaved loop:
+"upb_metrics_per_s" and "upb_ratio".
 Tahu JS: its encodePayload/decodePayload on the same payloads, timed inside one Node.js process after a
 JIT warm-up (process start-up and the JSON pipe are not counted). Both sides count the CPU time of their
 own process (Python process_time, Node process.cpuUsage), so other processes on a shared machine skew the
 ratio less. Each figure is the best of --repeat runs of --seconds CPU seconds, the two implementations
 interleaved. Prints one JSON line per figure with ratio = ours / Tahu (> 1 means we are faster).
 
-Run from the repository root:  .venv/bin/python benchmarks/sparkplug_codec.py [--seconds 1] [--repeat 5]
+Run from the repository root:
+    .venv/bin/python benchmarks/sparkplug_codec.py [--seconds 1] [--repeat 5] [--both]
 Needs Node.js and tests/interop/node_modules (scripts/setup --test).
 """
 
@@ -20,16 +25,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sparkplug import DataType, Metric, Payload, decode_payload, encode_payload
+from sparkplug import DataType, Metric, Payload, _accel, decode_payload, encode_payload
+from sparkplug._decode import decode_payload_upb
+from sparkplug._encode import encode_payload_upb
 from tests.interop.tahu_node import TahuNode, from_tahu, to_tahu
 
 T0 = 1_700_000_000_000
@@ -46,7 +55,7 @@ MIX = (
 
 
 def _value(datatype: DataType, index: int) -> int | float | bool | str:
-    return {
+    values: dict[DataType, int | float | bool | str] = {
         DataType.Int32: -1000 * index - 7,
         DataType.Double: index * 1.5 + 0.25,
         DataType.Boolean: index % 2 == 0,
@@ -55,7 +64,8 @@ def _value(datatype: DataType, index: int) -> int | float | bool | str:
         DataType.Float: index * 0.25,
         DataType.UInt16: index % 65536,
         DataType.DateTime: T0 - index,
-    }[datatype]
+    }
+    return values[datatype]
 
 
 def build(count: int, birth: bool) -> Payload:
@@ -101,7 +111,12 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=5, help="measurements per figure, best kept (default 5)"
     )
+    parser.add_argument(
+        "--both", action="store_true", help="also measure the upb path when the C accelerator is built"
+    )
     args = parser.parse_args()
+    path = "c" if _accel.ACTIVE else "upb"
+    both = args.both and _accel.ACTIVE
     node_version = subprocess.run(
         ["node", "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -118,37 +133,45 @@ def main() -> int:
                 "we read Tahu's payload differently"
             )
             count = len(payload.metrics)
-            # Interleave the two implementations so that load from other processes hits both alike.
+            assert decode_payload_upb(data) == payload and encode_payload_upb(payload) == data
+            # Interleave the implementations so that load from other processes hits them alike.
             ours = {"encode": 0.0, "decode": 0.0}
             theirs = {"encode": 0.0, "decode": 0.0}
+            upb = {"encode": 0.0, "decode": 0.0}
             for _ in range(args.repeat):
                 ours["encode"] = max(
-                    ours["encode"], rate(lambda p=payload: encode_payload(p), count, args.seconds)
+                    ours["encode"], rate(partial(encode_payload, payload), count, args.seconds)
                 )
                 run = tahu.bench(to_tahu(payload), args.seconds)
                 theirs["encode"] = max(theirs["encode"], run["encode_per_s"])
                 theirs["decode"] = max(theirs["decode"], run["decode_per_s"])
-                ours["decode"] = max(
-                    ours["decode"], rate(lambda d=data: decode_payload(d), count, args.seconds)
-                )
+                ours["decode"] = max(ours["decode"], rate(partial(decode_payload, data), count, args.seconds))
+                if both:
+                    upb["encode"] = max(
+                        upb["encode"], rate(partial(encode_payload_upb, payload), count, args.seconds)
+                    )
+                    upb["decode"] = max(
+                        upb["decode"], rate(partial(decode_payload_upb, data), count, args.seconds)
+                    )
             for op in ("encode", "decode"):
-                print(
-                    json.dumps(
-                        {
-                            "benchmark": "sparkplug_codec",
-                            "payload": label,
-                            "op": op,
-                            "metrics": count,
-                            "bytes": len(data),
-                            "ours_metrics_per_s": round(ours[op]),
-                            "tahu_js_metrics_per_s": round(theirs[op]),
-                            "ratio": round(ours[op] / theirs[op], 3),
-                            "python": platform.python_version(),
-                            "node": node_version,
-                        }
-                    ),
-                    flush=True,
-                )
+                line = {
+                    "benchmark": "sparkplug_codec",
+                    "payload": label,
+                    "op": op,
+                    "path": path,
+                    "metrics": count,
+                    "bytes": len(data),
+                    "ours_metrics_per_s": round(ours[op]),
+                    "tahu_js_metrics_per_s": round(theirs[op]),
+                    "ratio": round(ours[op] / theirs[op], 3),
+                    "python": platform.python_version(),
+                    "node": node_version,
+                    "load_average": round(os.getloadavg()[0], 2),
+                }
+                if both:
+                    line["upb_metrics_per_s"] = round(upb[op])
+                    line["upb_ratio"] = round(upb[op] / theirs[op], 3)
+                print(json.dumps(line), flush=True)
     return 0
 
 
