@@ -51,12 +51,11 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from drivers_opcua import opcua_run, pipeline_cpu  # noqa: E402  # benchmarks/drivers_opcua.py
+
 from drivers import Quality  # noqa: E402
 from drivers.modbus import DataType, ModbusDevice, ModbusDriver, ModbusTag, TcpLink, minimum_requests  # noqa: E402
-from drivers.opcua import OpcUaDriver, OpcUaServer, OpcUaTag  # noqa: E402
-from drivers.simulators import bench_variables, mixed_points  # noqa: E402
-
-SIM_UPDATE_INTERVAL = 0.1  # `edge-gateway simulate opcua` writes every variable this often, s
+from drivers.simulators import mixed_points  # noqa: E402
 
 
 def start_simulator(kind: str, extra: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -195,156 +194,6 @@ async def bare_pymodbus(port: int, tags: list[ModbusTag], seconds: float) -> flo
     return count / elapsed
 
 
-class PublishProbe:
-    """Stamps every Publish response the asyncua client receives, for the latency breakdown.
-
-    Wraps ``UaSession._send_request`` (the time the response's bytes arrived, before decoding) and
-    ``UaSession.publish`` (the time it was decoded) in this process only, and keeps each response;
-    the stage figures are computed after the run so the measuring costs nothing per notification
-    while it runs. asyncua 2.1 keeps one Publish request outstanding, so one arrival slot is enough.
-    """
-
-    def __init__(self) -> None:
-        self.responses: list[tuple[Any, float, float]] = []  # (PublishResponse, arrived, decoded), s
-        self._arrived = 0.0
-        self._saved: tuple[Any, Any] | None = None
-
-    def install(self) -> None:
-        from asyncua import ua
-        from asyncua.client.ua_session import UaSession
-
-        send, publish = UaSession._send_request, UaSession.publish
-        self._saved = (send, publish)
-        probe = self
-
-        async def send_request(session: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            data = await send(session, request, *args, **kwargs)
-            if isinstance(request, ua.PublishRequest):
-                probe._arrived = time.time()
-            return data
-
-        async def publish_(session: Any, acks: Any) -> Any:
-            response = await publish(session, acks)
-            probe.responses.append((response, probe._arrived, time.time()))
-            return response
-
-        UaSession._send_request = send_request  # type: ignore[method-assign,assignment]
-        UaSession.publish = publish_  # type: ignore[method-assign,assignment]
-
-    def uninstall(self) -> None:
-        from asyncua.client.ua_session import UaSession
-
-        if self._saved is not None:
-            UaSession._send_request, UaSession.publish = self._saved  # type: ignore[method-assign]
-
-    def stages(self, names: dict[int, str], left: dict[tuple[str, int], float]) -> dict[str, list[float]]:
-        """Per GOOD sample (matched by tag and source timestamp to the response that carried it), in
-        ms: ``total`` source timestamp -> sample left the driver; ``wait_for_publish`` source
-        timestamp -> the server's PublishTime (the notification waited in the server's queue for
-        the publishing cycle); ``server_to_client`` PublishTime -> the response's bytes arrived
-        (server encode, loopback, client read); ``decode`` asyncua decoding the response;
-        ``deliver`` decoded -> the sample left the driver (our callback path and the sample queue);
-        ``pipeline`` PublishTime -> left the driver (everything but the interval wait)."""
-        from drivers.opcua._values import to_ms
-
-        out: dict[str, list[float]] = {
-            k: [] for k in ("total", "wait_for_publish", "server_to_client", "decode", "deliver", "pipeline")
-        }
-        for response, arrived, decoded in self.responses:
-            message = response.Parameters.NotificationMessage
-            published = float(to_ms(message.PublishTime) or 0)
-            for notification in message.NotificationData or []:
-                for item in getattr(notification, "MonitoredItems", None) or []:
-                    source = to_ms(item.Value.SourceTimestamp)
-                    gone = left.get((names.get(item.ClientHandle, ""), source or 0))
-                    if source is None or gone is None:
-                        continue
-                    out["total"].append(gone - source)
-                    out["wait_for_publish"].append(published - source)
-                    out["server_to_client"].append(arrived * 1000 - published)
-                    out["decode"].append((decoded - arrived) * 1000)
-                    out["deliver"].append(gone - decoded * 1000)
-                    out["pipeline"].append(gone - published)
-        return out
-
-
-async def opcua_run(
-    endpoint: str, items: int, seconds: float, sampling: float, publishing: float | None
-) -> dict[str, Any]:
-    """``items`` monitored Double items sampled every ``sampling`` s; ``publishing`` None = the
-    driver's default (the fastest sampling interval)."""
-    tags = tuple(
-        OpcUaTag(v.tag_name, node_id=v.node_id(2), sampling_interval=sampling) for v in bench_variables(items)
-    )
-    server = OpcUaServer(
-        "bench",
-        endpoint,
-        tags=tags,
-        publishing_interval=publishing,
-        request_timeout=10.0,
-        watchdog_interval=2.0,
-    )
-    probe = PublishProbe()
-    probe.install()
-    driver = OpcUaDriver("bench", server, queue_size=100_000)
-    try:
-        await driver.start()
-        await driver.wait_connected(30)
-        changes, left = 0, {}
-        warm = time.monotonic() + 2.0
-        start = start_cpu = None
-        deadline = warm + seconds
-        async for batch in driver.samples():
-            now = time.monotonic()
-            if start is None:
-                if now < warm:
-                    probe.responses.clear()
-                    continue
-                start, start_cpu, changes = now, cpu_seconds(), 0
-            gone_ms = time.time() * 1000
-            for s in batch:
-                if s.quality is Quality.GOOD:
-                    changes += 1
-                    left[(s.tag, s.timestamp_ms)] = gone_ms
-            if now >= deadline:
-                break
-        assert start is not None and start_cpu is not None
-        elapsed = time.monotonic() - start
-        cpu = (cpu_seconds() - start_cpu) / elapsed * 100
-        granted = driver.publishing_interval_granted
-        await driver.stop()
-    finally:
-        probe.uninstall()
-    stages = probe.stages({h: t.name for h, t in driver._handles.items()}, left)
-    rate = changes / elapsed
-    p99 = percentile(stages["total"], 0.99)
-    return {
-        "items": items,
-        "seconds": round(elapsed, 2),
-        "sampling_interval_s": sampling,
-        "publishing_interval_s": server.effective_publishing_interval(),
-        "publishing_interval_source": "driver default" if publishing is None else "set",
-        "publishing_interval_granted_s": granted,
-        "server_changes_per_s_expected": round(items / SIM_UPDATE_INTERVAL),
-        "data_changes_per_s": round(rate),
-        "cpu_percent_one_core": round(cpu, 1),
-        "cpu_percent_per_1000_changes_s": round(cpu / (rate / 1000), 2) if rate else None,
-        "latency_samples": len(stages["total"]),
-        "latency_p50_ms": round(percentile(stages["total"], 0.5), 1),
-        "latency_p99_ms": round(p99, 1),
-        # what the goal counts: the p99 minus the sampling interval (a change may wait that long
-        # to be sampled); signed, not clamped
-        "latency_p99_beyond_sampling_interval_ms": round(p99 - sampling * 1000, 1),
-        "stages_p50_p99_ms": {
-            k: [round(percentile(v, 0.5), 1), round(percentile(v, 0.99), 1)]
-            for k, v in stages.items()
-            if k != "total"
-        },
-        "errors": driver.health().errors,
-        "dropped": driver.health().samples_dropped + driver.notifications_dropped,
-    }
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -426,6 +275,7 @@ async def main() -> None:
             for proc, _ in procs:
                 stop(proc)
     if not args.skip_opcua:
+        emit({"scenario": "opcua_pipeline_cpu", **pipeline_cpu(args.items), "machine": machine_now()})
         proc, info = start_simulator("opcua", args.items)
         try:
             runs = [(None, "p99 beyond the sampling interval < 50 ms")]
@@ -433,7 +283,7 @@ async def main() -> None:
                 runs.append((args.opcua_publishing, "comparison: publishing interval set by hand"))
             for publishing, goal in runs:
                 result = await opcua_run(
-                    info["endpoint"], args.items, args.seconds, args.opcua_sampling, publishing
+                    info["endpoint"], args.items, args.seconds, args.opcua_sampling, publishing, proc.pid
                 )
                 emit({"scenario": "opcua_latency", **result, "machine": machine_now(), "goal": goal})
         finally:
