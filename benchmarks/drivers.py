@@ -275,7 +275,7 @@ async def main() -> None:
             for proc, _ in procs:
                 stop(proc)
     if not args.skip_opcua:
-        emit({"scenario": "opcua_pipeline_cpu", **pipeline_cpu(args.items), "machine": machine_now()})
+        emit({"scenario": "opcua_pipeline_cpu", **(await pipeline_cpu(args.items)), "machine": machine_now()})
         proc, info = start_simulator("opcua", args.items)
         try:
             runs = [(None, "p99 beyond the sampling interval < 50 ms")]
