@@ -143,14 +143,15 @@ class Publisher:
 class Terminal:
     """The real UI in a private tmux server."""
 
-    def __init__(self, port: int, workdir: Path, sched: str = "") -> None:
+    def __init__(self, port: int, workdir: Path, sched: str = "", trace: bool = True) -> None:
         self.socket = str(workdir / "tmux.sock")
         self.session = "bench"
         self.trace = workdir / "trace.jsonl"
         self.looks = 0
         self.look_s = 0.0
+        trace_file = self.trace if trace else ""
         command = (
-            f"exec env TERM=xterm-256color PYTHONPATH={ROOT} EDGE_GATEWAY_TUI_TRACE={self.trace} "
+            f"exec env TERM=xterm-256color PYTHONPATH={ROOT} EDGE_GATEWAY_TUI_TRACE={trace_file} "
             f"{sched} {sys.executable} -m gateway.cli tui --port {port}"
         )
         self.tmux("new-session", "-d", "-s", self.session, "-x", "120", "-y", "40", command)
@@ -202,7 +203,7 @@ class PtyTerminal:
 
     KEYS: ClassVar[dict[str, bytes]] = {"Down": b"\x1b[B"}
 
-    def __init__(self, port: int, workdir: Path, sched: str = "") -> None:
+    def __init__(self, port: int, workdir: Path, sched: str = "", trace: bool = True) -> None:
         self.trace = workdir / "trace.jsonl"
         self.looks, self.look_s = 0, 0.0  # no polling: kept for the common reporting
         master, slave = pty.openpty()
@@ -211,7 +212,7 @@ class PtyTerminal:
             **os.environ,
             "TERM": "xterm-256color",
             "PYTHONPATH": str(ROOT),
-            "EDGE_GATEWAY_TUI_TRACE": str(self.trace),
+            "EDGE_GATEWAY_TUI_TRACE": str(self.trace) if trace else "",
         }
         argv = [*shlex.split(sched), sys.executable, "-m", "gateway.cli", "tui", "--port", str(port)]
         self.proc = subprocess.Popen(
@@ -310,6 +311,8 @@ def pct(values: list[float], q: float) -> float:
 def inside(term: Terminal | PtyTerminal, since: int) -> tuple[dict[str, Any], int]:
     """The UI's own figures (tui/trace.py) for the trace lines after ``since``."""
     lines = term.trace_lines()
+    if not lines:
+        return {"traced": False}, 0
     new = lines[since:]
     keys = [t for t in new if t["kind"] == "key" and t["key"] == "down"]
     loops = [t for t in new if t["kind"] == "loop"]
@@ -360,6 +363,12 @@ def main() -> None:
         "terminal emulator (adds tmux's redraw and the look cost, reported as look_ms)",
     )
     parser.add_argument("--trace-out", help="keep the UI's own trace (JSON lines) in this file")
+    parser.add_argument(
+        "--no-trace",
+        action="store_true",
+        help="run the UI without its latency trace (no app_* figures): the CPU of the UI alone, "
+        "without the trace's 10 ms heartbeat and its JSON lines",
+    )
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         raise SystemExit("tmux is needed (apt-get install tmux)")
@@ -368,9 +377,9 @@ def main() -> None:
         broker, port = start_mosquitto(workdir)
         publisher = Publisher(port, args.tags)
         term: Terminal | PtyTerminal = (
-            PtyTerminal(port, workdir, args.sched)
+            PtyTerminal(port, workdir, args.sched, trace=not args.no_trace)
             if args.terminal == "pty"
-            else Terminal(port, workdir, args.sched)
+            else Terminal(port, workdir, args.sched, trace=not args.no_trace)
         )
         try:
             publisher.publish_snapshots()
@@ -425,6 +434,7 @@ def main() -> None:
             )
             emit(
                 scenario="ui_cpu_loaded",
+                traced=not args.no_trace,
                 seconds=round(wall1 - wall0, 1),
                 cpu_percent_of_one_core=round(100 * cpu_share, 1),
                 goal="< 30 %",

@@ -19,7 +19,7 @@ from textual.worker import Worker
 from tui._contract import c
 from tui.screens.base import GatewayScreen
 from tui.viewmodel.badges import Cell
-from tui.viewmodel.format import format_value
+from tui.viewmodel.format import age_s, format_age, format_value
 from tui.viewmodel.model import TagEntry
 from tui.viewmodel.rows import TAG_COLUMNS, tag_cells, tag_keys
 from tui.viewmodel.values import parse_write_value
@@ -27,6 +27,7 @@ from tui.widgets.ask import AskScreen
 from tui.widgets.row_view import RowView
 
 _AGE_EVERY_MS = 1000
+_CACHED_ROWS = 512  # rows' cells kept (a screenful is ~40): more and the cache restarts
 _WIDTHS = (28, 16, 9, 13, 7, 8, 1)
 
 
@@ -55,6 +56,7 @@ class TagsScreen(GatewayScreen):
         self._sort: int | None = None
         self._ages_at = 0
         self._stale = False
+        self._cells: dict[tuple[str, str], tuple[tuple[object, ...], tuple[Cell, ...]]] = {}
 
     @property
     def screen_title(self) -> str:
@@ -82,9 +84,28 @@ class TagsScreen(GatewayScreen):
         entry = self._entry(key)
         if entry is None:
             return (Cell(f"{key[0]}/{key[1]}"), Cell("(removed)", "bright_black"))
-        cells = tag_cells(entry, self.now_ms(), self._stale)
+        now_ms = self.now_ms()
+        # Cells are cached per tag until something they show changes (value and age compared as
+        # text: 1 == 1.0 == True, and the age moves once a second): scrolling re-renders every
+        # visible row, and formatting a row's clock time cost more than the rest of drawing it.
+        shown = (
+            format_value(entry.value, entry.unit),
+            entry.quality,
+            entry.timestamp_ms,
+            entry.datatype,
+            entry.writable,
+            self._stale,
+            format_age(age_s(now_ms, entry.timestamp_ms)),
+        )
+        cached = self._cells.get(key)
+        if cached is not None and cached[0] == shown:
+            return cached[1]
+        cells = tag_cells(entry, now_ms, self._stale)
         if self.device_id is None:
             cells = (cells[0]._replace(text=f"{key[0]}/{key[1]}"), *cells[1:])
+        if len(self._cells) > _CACHED_ROWS:
+            self._cells.clear()
+        self._cells[key] = (shown, cells)
         return cells
 
     def repaint_body(self, dirty: set[str], changed: set[tuple[str, str]], full: bool, now_ms: int) -> None:

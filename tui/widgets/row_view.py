@@ -23,15 +23,20 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from tui.viewmodel.badges import Cell
+from tui.widgets.scrollbar import CachedScrollBar
 
 RowCells = Callable[[int], Sequence[Cell]]
 
 _HEADER = Style(bold=True)
 _CURSOR = Style(reverse=True)
+_UNDERLINE = Style(underline=True)
 _GAP = 1
+_GAP_TEXT = " " * _GAP
+_CACHED_ROWS = 256  # strips of rows rendered lately (a screenful is ~40): more and the cache restarts
 
 
 class RowView(ScrollView, can_focus=True):
@@ -81,6 +86,21 @@ class RowView(ScrollView, can_focus=True):
         self._width = sum(w for _, w in self.columns) + _GAP * len(self.columns)
         self._base = Style()  # the widget's style, looked up once per render pass (not per line)
         self._focused = False
+        # index -> (what the row was rendered from, its strip): a row whose cells, cursor mark,
+        # style and width did not change is not rebuilt. Scrolling by one line re-renders every
+        # visible line (Textual repaints the whole view), and all but one are such rows.
+        self._strips: dict[int, tuple[tuple[object, ...], Strip]] = {}
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """Textual's own property, creating a :class:`CachedScrollBar` instead (same private
+        fields and start-up; Textual is pinned exactly in pyproject.toml)."""
+        if self._vertical_scrollbar is None:
+            bar = CachedScrollBar(vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
 
     # ---- content ------------------------------------------------------------------------------------
 
@@ -88,6 +108,7 @@ class RowView(ScrollView, can_focus=True):
         """Show ``count`` rows, rendered on demand by ``row_cells(index)``."""
         self.row_count = count
         self._row_cells = row_cells
+        self._strips.clear()  # indices now name other rows
         self.virtual_size = Size(self._width, count + 1)
         self.cursor = max(0, min(self.cursor if cursor is None else cursor, count - 1))
         self._scroll_to_cursor()
@@ -140,15 +161,54 @@ class RowView(ScrollView, can_focus=True):
         if index >= self.row_count:
             return Strip.blank(width, base)
         cells = self._row_cells(index)
-        row_style = base + _CURSOR if index == self.cursor and self._focused else base
-        if index == self.cursor and not self._focused:
-            row_style = base + Style(underline=True)
-        segments = []
+        mark = 0 if index != self.cursor else 2 if self._focused else 1
+        key = (cells, mark, base, width, scroll_x)
+        cached = self._strips.get(index)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if mark == 2:
+            row_style = base + _CURSOR
+        elif mark == 1:
+            row_style = base + _UNDERLINE
+        else:
+            row_style = base
+        strip = self._row_strip(cells, row_style, width, scroll_x)
+        if len(self._strips) > _CACHED_ROWS:
+            self._strips.clear()
+        self._strips[index] = (key, strip)
+        return strip
+
+    def _row_strip(self, cells: Sequence[Cell], row_style: Style, width: int, scroll_x: int) -> Strip:
+        """One row as few segments as its styles allow: runs of equal style are one segment (a
+        row of 7 columns is ~5 segments, not 15), and everything Textual does to a line after
+        this (filters, division at widget edges, output) is per segment."""
+        texts: list[str] = []
+        styles: list[Style] = []
         for (_, w), cell in zip(self.columns, cells, strict=False):
-            segments.append(Segment(set_cell_size(cell.text, w), row_style + self._style(cell.style)))
-            segments.append(Segment(" " * _GAP, row_style))
-        strip = Strip(segments).crop(scroll_x, scroll_x + width)
-        return strip.extend_cell_length(width, row_style)
+            style = row_style + self._style(cell.style) if cell.style else row_style
+            text = set_cell_size(cell.text, w)
+            if styles and styles[-1] == style:
+                texts[-1] += text
+            else:
+                texts.append(text)
+                styles.append(style)
+            if styles[-1] == row_style:
+                texts[-1] += _GAP_TEXT
+            else:
+                texts.append(_GAP_TEXT)
+                styles.append(row_style)
+        if scroll_x == 0:
+            used = sum(w for _, w in self.columns[: len(cells)]) + _GAP * min(len(cells), len(self.columns))
+            if used <= width:  # the common case: no crop, pad with the row's style
+                if used < width:
+                    if styles and styles[-1] == row_style:
+                        texts[-1] += " " * (width - used)
+                    else:
+                        texts.append(" " * (width - used))
+                        styles.append(row_style)
+                return Strip([Segment(t, st) for t, st in zip(texts, styles, strict=True)], width)
+        strip = Strip([Segment(t, st) for t, st in zip(texts, styles, strict=True)])
+        return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, row_style)
 
     # ---- cursor -------------------------------------------------------------------------------------------
 
