@@ -25,7 +25,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import drivers
@@ -375,9 +375,9 @@ class Daemon:
         if self.session is not None:
             self._guard(device_id, "MetricsChanged", lambda s: s.metrics_changed(device_id, samples))
 
-    def tags_changed(self, device_id: str, changes: tuple[c.TagValue, ...]) -> None:
+    def tags_changed(self, device_id: str, names: Sequence[str]) -> None:
         if self.publisher is not None:
-            self.publisher.tags_changed(device_id, changes)
+            self.publisher.tag_names_changed(device_id, names)
 
     def wants_tag_changes(self, device_id: str) -> bool:
         return self.publisher is not None and self.publisher.wants_tag_changes(device_id)

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,7 +55,9 @@ class DeviceSink(Protocol):
 
     def samples(self, device_id: str, samples: tuple[SpSample, ...]) -> None: ...
 
-    def tags_changed(self, device_id: str, changes: tuple[c.TagValue, ...]) -> None: ...
+    def tags_changed(self, device_id: str, names: Sequence[str]) -> None:
+        """These tags changed (value or quality); their current values are in ``tag_value``."""
+        ...
 
     def wants_tag_changes(self, device_id: str) -> bool:
         """Whether anyone watches this device's tag changes now (if not, none are built)."""
@@ -232,7 +234,7 @@ class DeviceHost:
         else:
             self.consecutive_errors += 1
         newly_typed = self._infer_types(good)
-        # TagValues for the changes only while someone watches them (5,000 samples a second in
+        # changes are collected only while someone watches them (5,000 samples a second in
         # benchmarks/gateway.py): the table keeps the values either way, for snapshots and writes
         changes = self._tags.apply(batch, self._sink.wants_tag_changes(self.device_id))
         if changes:
@@ -305,7 +307,7 @@ class DeviceHost:
         )
         self._sink.device_offline(self.device_id)
         if stale:
-            self._sink.tags_changed(self.device_id, tuple(stale))
+            self._sink.tags_changed(self.device_id, stale)
 
     # ---- writes ---------------------------------------------------------------------------------------
 
@@ -325,8 +327,8 @@ class DeviceHost:
                 if result.ok:
                     now = self._clock()
                     written = scalar(result.value if result.value is not None else value)
-                    new = self._tags.set(tag, written, c.Quality.GOOD, now)
-                    self._sink.tags_changed(self.device_id, (new,))
+                    self._tags.set(tag, written, c.Quality.GOOD, now)
+                    self._sink.tags_changed(self.device_id, (tag,))
                     if self.online:
                         self._sink.samples(
                             self.device_id,
@@ -395,6 +397,9 @@ class DeviceHost:
 
     def tag_values(self) -> tuple[c.TagValue, ...]:
         return self._tags.values()
+
+    def tag_value(self, name: str) -> c.TagValue | None:
+        return self._tags.get(name)
 
     @property
     def tags_version(self) -> int:

@@ -220,6 +220,10 @@ class DaemonView:
         host = self._d.devices.get(device_id)
         return None if host is None else host.tag_values()
 
+    def device_tag(self, device_id: str, name: str) -> c.TagValue | None:
+        host = self._d.devices.get(device_id)
+        return None if host is None else host.tag_value(name)
+
     def device_tags_version(self, device_id: str) -> int | None:
         host = self._d.devices.get(device_id)
         return None if host is None else host.tags_version

@@ -2,10 +2,10 @@
 
 Every poll updates every polled tag (5,000 a second in benchmarks/gateway.py), so the table keeps one
 small mutable record per tag and builds the contract's frozen :class:`TagValue` only when one is asked
-for: for a change someone is watching (``apply(..., collect=True)``), for a snapshot
-(:meth:`TagTable.values`), for a write. A frozen seven-field dataclass costs ~4 us to build on the
-2-core development machine, the record update ~0.15 us. A built TagValue is kept until the tag's next
-update, so a snapshot reuses what a change batch already built.
+for: for a batch of changes someone is watching (the publisher asks with :meth:`TagTable.get` when
+it cuts the batch), for a snapshot (:meth:`TagTable.values`), for a write. A frozen seven-field
+dataclass costs ~4 us to build on the 2-core development machine, the record update ~0.15 us. A
+built TagValue is kept until the tag's next update, so a snapshot reuses what a batch already built.
 
 :attr:`TagTable.version` changes on every update (a process-wide counter, so a table that replaces
 another never repeats a version): the publisher compares it to tell whether a snapshot is due, without
@@ -88,11 +88,11 @@ class TagTable:
         """Every tag's current TagValue, in configuration order."""
         return tuple(live.build() for live in self._live.values())
 
-    def apply(self, batch: Iterable[drivers.Sample], collect: bool) -> list[c.TagValue]:
+    def apply(self, batch: Iterable[drivers.Sample], collect: bool) -> list[str]:
         """Take one poll's samples (unknown tags ignored; a BAD sample keeps the last value and marks it
-        bad). Returns the TagValues that changed (value or quality; a fresh timestamp alone is not a
-        change, the snapshot carries it) when ``collect``, else an empty list and none is built."""
-        changes: list[c.TagValue] = []
+        bad). Returns the names of the tags that changed (value or quality; a fresh timestamp alone is
+        not a change, the snapshot carries it) when ``collect``, else an empty list."""
+        changes: list[str] = []
         table = self._live
         bad = drivers.Quality.BAD
         for sample in batch:
@@ -113,16 +113,15 @@ class TagTable:
                 None,
             )
             if changed and collect:
-                changes.append(live.build())
+                changes.append(live.static.name)
         self.version = next(_versions)
         return changes
 
-    def set(self, name: str, value: c.TagScalar, quality: c.Quality, timestamp_ms: int) -> c.TagValue:
+    def set(self, name: str, value: c.TagScalar, quality: c.Quality, timestamp_ms: int) -> None:
         """Set one tag (a write's result); raises KeyError for an unknown tag."""
         live = self._live[name]
         live.value, live.quality, live.timestamp_ms, live.built = value, quality, timestamp_ms, None
         self.version = next(_versions)
-        return live.build()
 
     def retype(self, name: str, datatype: str) -> None:
         """Give a tag its Sparkplug type name (an OPC UA tag typed by its first value)."""
@@ -132,12 +131,12 @@ class TagTable:
         live.built = None
         self.version = next(_versions)
 
-    def mark_stale(self, timestamp_ms: int) -> list[c.TagValue]:
-        """Every tag not already STALE becomes STALE (value kept) at ``timestamp_ms``; returns those."""
+    def mark_stale(self, timestamp_ms: int) -> list[str]:
+        """Every tag not already STALE becomes STALE (value kept) at ``timestamp_ms``; returns their names."""
         stale = []
-        for live in self._live.values():
+        for name, live in self._live.items():
             if live.quality is not c.Quality.STALE:
                 live.quality, live.timestamp_ms, live.built = c.Quality.STALE, timestamp_ms, None
-                stale.append(live.build())
+                stale.append(name)
         self.version = next(_versions)
         return stale

@@ -46,6 +46,10 @@ class GatewayView(Protocol):
 
     def device_tags(self, device_id: str) -> tuple[c.TagValue, ...] | None: ...
 
+    def device_tag(self, device_id: str, name: str) -> c.TagValue | None:
+        """One tag's current value; ``None`` for an unknown device or tag."""
+        ...
+
     def device_tags_version(self, device_id: str) -> int | None:
         """A number that changes whenever any of the device's tags changes (value, quality, time or
         type), without building them; ``None`` for an unknown device."""

@@ -48,6 +48,9 @@ class View:
     def device_tags(self, device_id: str) -> tuple[c.TagValue, ...] | None:
         return self.tags.get(device_id)
 
+    def device_tag(self, device_id: str, name: str) -> c.TagValue | None:
+        return next((t for t in self.tags.get(device_id, ()) if t.name == name), None)
+
     def device_tags_version(self, device_id: str) -> int | None:
         """The tags' hash stands for the version: it changes when a test changes a tag."""
         tags = self.tags.get(device_id)
@@ -304,3 +307,20 @@ def test_changes_stop_when_the_last_listener_leaves() -> None:
     publisher.tick()
     assert c.tag_changes_topic("pump") not in topics(sent)
     assert not publisher.wants_tag_changes("pump")
+
+
+def test_named_changes_carry_the_value_current_when_the_batch_is_cut() -> None:
+    publisher, view, _clock, sent = make()
+    publisher.start()
+    sent.clear()
+    view.tags["pump"] = (*_speed(1), c.TagValue("Gone", 1, c.Quality.GOOD, 1, "Int32"))
+    publisher.tag_names_changed("pump", ["Speed", "Gone"])
+    view.tags["pump"] = _speed(2)
+    publisher.tag_names_changed("pump", ["Speed"])  # again within the batch window: one value, one overwrite
+    publisher.tags_changed("pump", _speed(3))  # a given value replaces the named one
+    publisher.tag_names_changed("pump", ["Speed"])  # and a name the given value again
+    publisher.tick()
+    [payload] = [p for t, p, *_ in sent if t == c.tag_changes_topic("pump")]
+    batch = c.decode_message(payload, c.TagChanges)
+    assert [(t.name, t.value) for t in batch.changes] == [("Speed", 2)], "Gone was removed before the cut"
+    assert batch.dropped == 3
