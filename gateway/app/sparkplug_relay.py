@@ -74,18 +74,19 @@ class SparkplugRelay:
         self._tokens = self._max_per_s
         self._byte_tokens = self._max_bytes_per_s
         self._refilled_at = clock()
-        self._prefixes: dict[tuple[c.RelayDirection, str], str] = {}
         self.relayed = 0
         self.dropped = 0
         self.failures = 0
 
     def copy(self, direction: c.RelayDirection, server: str, topic: str, payload: bytes) -> None:
         """Copy one message if someone watches its relay topic and the buckets allow. Never raises."""
+        self.copy_to(prefix(direction, server), topic, payload)
+
+    def copy_to(self, relay_prefix: str, topic: str, payload: bytes) -> None:
+        """:meth:`copy` with the topic prefix made once by :func:`prefix` (the per-message path: no enum
+        or tuple hashing per message). Never raises."""
         try:
-            prefix = self._prefixes.get((direction, server))
-            if prefix is None:
-                prefix = self._prefixes[(direction, server)] = _prefix(direction, server)
-            relay_topic = prefix + topic
+            relay_topic = relay_prefix + topic
             broker = self._broker
             if not broker.has_subscribers(relay_topic):
                 return
@@ -121,7 +122,7 @@ class SparkplugRelay:
         return True
 
 
-def _prefix(direction: c.RelayDirection, server: str) -> str:
+def prefix(direction: c.RelayDirection, server: str) -> str:
     """``$GW/v1/sparkplug/<direction>/<server level>/`` (the contract builds the topic; "x" is cut off)."""
     return c.sparkplug_relay_topic(direction, server, "x")[:-1]
 
@@ -133,7 +134,7 @@ class RelayLink:
     def __init__(self, link: PahoLink, relay: SparkplugRelay, server: str) -> None:
         self._link = link
         self._relay = relay
-        self._server = server
+        self._prefix = prefix(c.RelayDirection.SENT, server)
 
     def publish(
         self,
@@ -144,7 +145,7 @@ class RelayLink:
         on_ack: AckCallback | None = None,
     ) -> int:
         mid = self._link.publish(topic, payload, qos, retain, on_ack)  # raises: nothing sent, nothing copied
-        self._relay.copy(c.RelayDirection.SENT, self._server, topic, payload)
+        self._relay.copy_to(self._prefix, topic, payload)
         return mid
 
     @property
@@ -167,15 +168,17 @@ class RelayedSession:
         self.inner = inner
         self.relay = relay
         self._server = ""
+        self._received_prefix = prefix(c.RelayDirection.RECEIVED, "")
 
     async def will(self, server: ServerSettings) -> WillMessage | None:
         self._server = server.name
+        self._received_prefix = prefix(c.RelayDirection.RECEIVED, server.name)
         return await self.inner.will(server)
 
     def on_message(self, message: InboundMessage) -> None:
         self.inner.on_message(message)
         if message.topic.startswith(_SPARKPLUG_PREFIXES):
-            self.relay.copy(c.RelayDirection.RECEIVED, self._server, message.topic, message.payload)
+            self.relay.copy_to(self._received_prefix, message.topic, message.payload)
 
     async def run(self, link: PahoLink, info: ConnectionInfo, online: Callable[[], None]) -> Leave:
         # RelayLink offers what the session and the forwarder use of a PahoLink (publish, write_pending,
