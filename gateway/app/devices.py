@@ -109,6 +109,7 @@ class DeviceHost:
         else:
             self._types = convert.opcua_types(config)
         self._writable = {tag.name: tag.writable for tag in config.tags}
+        self._untyped = [tag.name for tag in config.tags if tag.name not in self._types]
         self._tags = TagTable(
             c.TagValue(
                 tag.name,
@@ -265,6 +266,8 @@ class DeviceHost:
     def _infer_types(self, good: list[drivers.Sample]) -> bool:
         """Type undeclared tags from their first good value; True when any tag got a type."""
         typed = False
+        if not any(name not in self._types for name in self._untyped):
+            return False  # every tag has its type (always for Modbus): nothing to look at per sample
         for sample in good:
             if sample.tag in self._types or sample.tag not in self._tags:
                 continue
