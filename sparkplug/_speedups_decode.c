@@ -7,7 +7,7 @@
 static inline int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
     const uint8_t *p = *pp;
-    if (p < end && *p < 0x80) { /* one byte: most tags, spk_datatypes, small values */
+    if (p < end && *p < 0x80) { /* one byte: most tags, datatypes, small values */
         *out = *p;
         *pp = p + 1;
         return 1;

@@ -25,6 +25,7 @@ from sparkplug import (
     quality_property,
     retype,
 )
+from sparkplug._decode import decode_payload_upb
 from sparkplug._generated import sparkplug_b_pb2 as pb
 
 
@@ -427,6 +428,8 @@ def test_fast_and_full_decoding_paths_agree() -> None:
     ):
         payload = Payload(timestamp=1, seq=3, metrics=(*plain, extra))
         assert decode_payload(encode_payload(payload)) == payload
+        assert decode_payload_upb(encode_payload(payload)) == payload
     only_plain = Payload(timestamp=1, seq=3, metrics=tuple(plain))
-    assert decode_payload(encode_payload(only_plain)) == only_plain
-    assert decode_payload(encode_payload(only_plain, uint32_in_long_value=True)) == only_plain
+    for decode in (decode_payload, decode_payload_upb):  # with and without the C accelerator
+        assert decode(encode_payload(only_plain)) == only_plain
+        assert decode(encode_payload(only_plain, uint32_in_long_value=True)) == only_plain

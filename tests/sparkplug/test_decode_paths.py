@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from sparkplug import DataType, Metric, Payload, decode_payload, encode_payload
-from sparkplug._decode import _scan_metrics, decode_metric
+from sparkplug._decode import _scan_metrics, decode_metric, decode_payload_upb
 from sparkplug._generated import sparkplug_b_pb2 as pb
 from sparkplug.datatypes import Quality
 from sparkplug.errors import SparkplugDecodeError
@@ -70,10 +70,15 @@ def test_fast_path_matches_full_schema(extra: bytes, rare: bool) -> None:
     except SparkplugDecodeError as exc:
         expected = str(exc)
     try:
-        got: tuple[Metric, ...] | str = decode_payload(data).metrics
+        got: tuple[Metric, ...] | str = decode_payload_upb(data).metrics
     except SparkplugDecodeError as exc:
         got = str(exc)
     assert got == expected
+    try:
+        public: tuple[Metric, ...] | str = decode_payload(data).metrics
+    except SparkplugDecodeError as exc:
+        public = str(exc)
+    assert public == expected
 
 
 def test_rare_value_kinds_take_the_full_path() -> None:
@@ -93,12 +98,15 @@ def test_rare_value_kinds_take_the_full_path() -> None:
         payload = Payload(timestamp=1, seq=2, metrics=(plain, extra, plain))
         data = encode_payload(payload)
         assert _scan_metrics(data) == (True, True)
+        assert decode_payload_upb(data) == payload
         assert decode_payload(data) == payload
 
 
 def test_rare_field_check_reports_garbage_as_decode_error() -> None:
     with pytest.raises(SparkplugDecodeError, match="not a Sparkplug B protobuf payload"):
-        decode_payload(_field(2, 2, b"\x48"))  # a metric whose only byte is a truncated field 9 tag
+        decode_payload_upb(_field(2, 2, b"\x48"))  # a metric whose only byte is a truncated field 9 tag
+    with pytest.raises(SparkplugDecodeError, match="not a Sparkplug B protobuf payload"):
+        decode_payload(_field(2, 2, b"\x48"))
 
 
 @pytest.mark.parametrize(
@@ -112,4 +120,5 @@ def test_rare_field_check_reports_garbage_as_decode_error() -> None:
 def test_names_are_read_only_when_present(name_field: bytes, named: bool) -> None:
     data = _metric(ALIAS_1, INT32, VALUE_7) + _metric(name_field, ALIAS_1, INT32, VALUE_7)
     assert _scan_metrics(data) == (False, named)
+    assert decode_payload_upb(data).metrics == _full(data)
     assert decode_payload(data).metrics == _full(data)
