@@ -88,8 +88,14 @@ _RATES: dict[TopicKind, str] = {
     TopicKind.STORE: _STATUS_RATE,
     TopicKind.BROKER: _STATUS_RATE,
     TopicKind.DEVICE: _STATUS_RATE,
-    TopicKind.TAGS: f"at most every {_limits.TAG_SNAPSHOT_INTERVAL_S:g} s per device, and on birth",
-    TopicKind.TAG_CHANGES: f"at most every {_limits.TAG_CHANGES_MIN_INTERVAL_S:g} s per device",
+    TopicKind.TAGS: (
+        f"on change, at most every {_limits.TAG_SNAPSHOT_INTERVAL_S:g} s per device, at least every "
+        f"{_limits.STATUS_HEARTBEAT_S:g} s; while no client subscribes to it, only every "
+        f"{_limits.STATUS_HEARTBEAT_S:g} s, and a fresh one follows a new subscription within a second"
+    ),
+    TopicKind.TAG_CHANGES: (
+        f"at most every {_limits.TAG_CHANGES_MIN_INTERVAL_S:g} s per device, only while a client subscribes"
+    ),
     TopicKind.EVENTS: "as they happen",
     TopicKind.RECENT_EVENTS: "with every event",
     TopicKind.LOGS: (
