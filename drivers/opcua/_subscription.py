@@ -66,8 +66,8 @@ def _batch_class() -> type:
             self.dropped = 0
             self.revised_publishing_interval_ms: float | None = None
 
-        async def init(self) -> Any:
-            result = await super().init()
+        async def _create(self, event: Any) -> Any:  # init() and recreate() both come here
+            result = await super()._create(event)
             self.revised_publishing_interval_ms = float(result.RevisedPublishingInterval)
             return result
 
