@@ -43,9 +43,11 @@ from gateway.uplink import (
     UplinkSession,
     WillMessage,
 )
-from gateway.uplink._link_types import AckCallback
 
 log = logging.getLogger(__name__)
+
+AckCallback = Callable[[bool], None]
+"""``PahoLink.publish``'s ``on_ack`` (called with whether the server accepted the message)."""
 
 _SPARKPLUG_PREFIXES = ("spBv1.0/", "STATE/")
 
