@@ -6,6 +6,11 @@
 
 Error contract: encoding raises :class:`~sparkplug.errors.SparkplugEncodeError` for a value that does not
 fit (never wraps); decoding raises only :class:`~sparkplug.errors.SparkplugDecodeError`.
+
+Speed: when the optional C extension ``sparkplug._speedups`` was built at install time (a C compiler was
+present), the common metric shapes are encoded and decoded by it, with identical results; everything else,
+errors included, goes through the protobuf (upb) path. ``SPARKPLUG_NO_SPEEDUPS=1`` in the environment
+turns it off (:mod:`sparkplug._accel`).
 """
 
 from __future__ import annotations
