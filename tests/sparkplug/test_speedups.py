@@ -73,9 +73,10 @@ def test_extension_is_built_when_a_compiler_exists() -> None:
     from sparkplug import _speedups  # noqa: F401 - the import is the test
 
     if os.environ.get("SPARKPLUG_NO_SPEEDUPS", "") in ("", "0"):
-        from sparkplug import _accel
+        from sparkplug import _accel, _decode, _encode
 
         assert _accel.ACTIVE
+        assert _decode.c_decode is not None and _encode.c_encode is not None  # what the public API calls
 
 
 @pytest.mark.parametrize(("value", "active"), [("1", False), ("0", True), ("", True)])
@@ -241,6 +242,14 @@ def test_empty_payload_and_header_fields(c: ModuleType) -> None:
     assert check(c, b"") == Payload()
     data = field(5, 2, b"") + field(4, 2, "é".encode()) + field(3, 0, b"\x00") + field(1, 0, b"\x05")
     assert check(c, data) == Payload(timestamp=5, seq=0, uuid="é", body=b"")
+
+
+def test_metrics_interleaved_with_header_fields(c: ModuleType) -> None:
+    """Protobuf allows fields in any order; upb reads them all, and so does the C path."""
+    data = PLAIN + field(3, 0, b"\x07") + metric(field(2, 0, b"\x02")) + field(1, 0, b"\x09") + PLAIN
+    got = check(c, data)
+    assert got is not None and got.seq == 7 and got.timestamp == 9
+    assert [m.alias for m in got.metrics] == [1, 2, 1]
 
 
 @pytest.mark.parametrize("wrap", [bytearray, memoryview, lambda b: b.decode("latin-1")])
