@@ -80,3 +80,17 @@ def test_mark_stale_returns_only_those_not_already_stale() -> None:
         ("b", None, c.Quality.STALE, 50),
     ]
     assert tags.mark_stale(60) == []
+
+
+def test_built_values_are_ordinary_tag_values() -> None:
+    """The table sets the frozen dataclass's slots directly (half the cost of its __init__): what it
+    builds must be indistinguishable from the constructor's TagValue."""
+    tags = table()
+    tags.apply([sample("b", 2.5, 10)], collect=False)
+    built = tags.get("b")
+    expected = c.TagValue("b", 2.5, c.Quality.GOOD, 10, "Int16", True, "rpm")
+    assert type(built) is c.TagValue and built == expected and hash(built) == hash(expected)
+    assert repr(built) == repr(expected)
+    assert c.encode_message(c.TagSnapshot(1, "d", (built,))) == c.encode_message(
+        c.TagSnapshot(1, "d", (expected,))
+    )
