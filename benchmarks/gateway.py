@@ -415,6 +415,7 @@ def main() -> None:
             _line(
                 figure="gateway_cpu_percent",
                 value=round(gateway_cpu, 1),
+                per_1000_values_per_s=round(gateway_cpu / (values / elapsed / 1000), 2) if values else None,
                 user_s_per_s=round((user1 - user0) / elapsed, 3),
                 system_s_per_s=round((system1 - system0) / elapsed, 3),
                 control_plane_watched=args.watch,
