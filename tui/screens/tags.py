@@ -84,7 +84,11 @@ class TagsScreen(GatewayScreen):
         entry = self._entry(key)
         if entry is None:
             return (Cell(f"{key[0]}/{key[1]}"), Cell("(removed)", "bright_black"))
-        now_ms = self.now_ms()
+        # Ages are as of the last age refresh (once a second, for every visible row), not as of
+        # this render: a row drawn again in between (scrolling draws every visible row) shows
+        # the same age as its neighbours, and its cached cells stay valid (below 10 s an age has
+        # tenths, so "now" changed it at every render). A value newer than that shows 0.0s.
+        now_ms = self._ages_at
         # Cells are cached per tag until something they show changes (value and age compared as
         # text: 1 == 1.0 == True, and the age moves once a second): scrolling re-renders every
         # visible row, and formatting a row's clock time cost more than the rest of drawing it.

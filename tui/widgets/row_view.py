@@ -90,6 +90,11 @@ class RowView(ScrollView, can_focus=True):
         # style and width did not change is not rebuilt. Scrolling by one line re-renders every
         # visible line (Textual repaints the whole view), and all but one are such rows.
         self._strips: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        # row index -> (its content strip, the surroundings, the line Textual styled from it)
+        self._styled: dict[int, tuple[Strip, tuple[object, ...], Strip]] = {}
+        self._surroundings: tuple[object, ...] = ()
+        self._rendering: dict[int, Strip] = {}  # content lines made in the current pass
+        self._header: tuple[tuple[object, ...], Strip] | None = None
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
@@ -109,6 +114,7 @@ class RowView(ScrollView, can_focus=True):
         self.row_count = count
         self._row_cells = row_cells
         self._strips.clear()  # indices now name other rows
+        self._styled.clear()
         self.virtual_size = Size(self._width, count + 1)
         self.cursor = max(0, min(self.cursor if cursor is None else cursor, count - 1))
         self._scroll_to_cursor()
@@ -146,17 +152,77 @@ class RowView(ScrollView, can_focus=True):
         # repaint of 40 lines spent more time there than in the rows themselves)
         self._base = self.rich_style
         self._focused = self.has_focus
-        return super().render_lines(crop)
+        styles = self.styles
+        if any(styles.gutter) or styles.tint.a or self.opacity != 1.0 or styles.text_opacity != 1.0:
+            return super().render_lines(crop)  # Textual's pass then does what only it knows
+        ready = self._reuse_styled_rows(crop)
+        try:
+            strips = super().render_lines(crop)
+        finally:
+            self._rendering = {}
+        cache = self._styles_cache._cache
+        for y, index, content in ready:
+            if y in cache:
+                self._styled[index] = (content, self._surroundings, cache[y])
+        return strips
+
+    def _reuse_styled_rows(self, crop: Region) -> list[tuple[int, int, Strip]]:
+        """Before Textual's render pass: give its line cache the styled line of every row whose
+        content strip is the very object that line was styled from (Textual 8.2.8 internals:
+        ``StylesCache._cache`` and ``_dirty_lines``, pinned in pyproject.toml).
+
+        Textual styles a line (``StylesCache.render_line``: background, padding, a new strip) each
+        time it is dirty, and scrolling by one row makes every line dirty; every row but one is
+        then on screen already, with the same content. Reusing its styled strip also reuses what
+        Textual cached on that strip afterwards (line filters, division at widget edges, the
+        escape sequences written to the terminal). Without padding or border (checked by the
+        caller) a row's styled line is the same on any line of the view.
+
+        Returns the (line, row, content) of the dirty rows left for Textual to style, so their
+        styled lines can be kept after the pass.
+        """
+        sc = self._styles_cache
+        surroundings = (self.region.size, self.background_colors)
+        if surroundings != self._surroundings:
+            self._styled.clear()
+            self._surroundings = surroundings
+        if sc._width != self.region.width:
+            return []  # Textual clears its line cache first
+        if len(self._styled) > _CACHED_ROWS:
+            self._styled.clear()
+        top = int(self.scroll_offset.y)
+        dirty, cache = sc._dirty_lines, sc._cache
+        left: list[tuple[int, int, Strip]] = []
+        for y in crop.line_range:
+            if y == 0 or (y not in dirty and y in cache):
+                continue  # the header, or a line Textual has clean
+            index = top + y - 1
+            content = self._rendering[y] = self.render_line(y)
+            done = self._styled.get(index)
+            if done is not None and done[0] is content:
+                cache[y] = done[2]
+                dirty.discard(y)
+            else:
+                left.append((y, index, content))
+        return left
 
     def render_line(self, y: int) -> Strip:
+        content = self._rendering.get(y)
+        if content is not None:  # already made in this pass (see _render_lines_reusing)
+            return content
         scroll_x = int(self.scroll_offset.x)
         width = self.size.width
         base = self._base
         if y == 0:
+            header_key = (base, width, scroll_x)
+            if self._header is not None and self._header[0] == header_key:
+                return self._header[1]
             segments = [
                 Segment(set_cell_size(name, w) + " " * _GAP, base + _HEADER) for name, w in self.columns
             ]
-            return Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
+            header = Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width, base)
+            self._header = (header_key, header)
+            return header
         index = int(self.scroll_offset.y) + y - 1
         if index >= self.row_count:
             return Strip.blank(width, base)
