@@ -108,6 +108,7 @@ async def _serve(args: Any, security: list[str], users: dict[str, str] | None) -
             security=security,
             cert_dir=args.cert_dir,
             users=users,
+            freeze_heap=True,  # this process is the simulator's alone (see OpcUaSimulator)
         )
     try:
         await sim.start()
