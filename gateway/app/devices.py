@@ -228,18 +228,19 @@ class DeviceHost:
         now = self._clock()
         self.polls += 1
         self.last_poll_ms = now
-        good = [s for s in batch if s.quality is drivers.Quality.GOOD]
+        good_quality = drivers.Quality.GOOD
+        good = any(s.quality is good_quality for s in batch)  # stops at the first good one
         if good:
             self.last_good_poll_ms = now
             self.consecutive_errors = 0
         else:
             self.consecutive_errors += 1
-        newly_typed = self._infer_types(good)
+        newly_typed = self._infer_types(batch)
         # changes are collected only while someone watches them (5,000 samples a second in
         # benchmarks/gateway.py): the table keeps the values either way, for snapshots and writes
         changes = self._tags.apply(batch, self._sink.wants_tag_changes(self.device_id))
         if changes:
-            self._sink.tags_changed(self.device_id, tuple(changes))
+            self._sink.tags_changed(self.device_id, changes)
         if self.online and newly_typed:
             # new metrics: announce again; the core re-births the device with the larger set
             self._sink.device_online(self.device_id, self.metrics, self._current_samples())
@@ -263,12 +264,14 @@ class DeviceHost:
             if samples:
                 self._sink.samples(self.device_id, samples)
 
-    def _infer_types(self, good: list[drivers.Sample]) -> bool:
+    def _infer_types(self, batch: list[drivers.Sample]) -> bool:
         """Type undeclared tags from their first good value; True when any tag got a type."""
         typed = False
         if not any(name not in self._types for name in self._untyped):
             return False  # every tag has its type (always for Modbus): nothing to look at per sample
-        for sample in good:
+        for sample in batch:
+            if sample.quality is not drivers.Quality.GOOD:
+                continue
             if sample.tag in self._types or sample.tag not in self._tags:
                 continue
             datatype = convert.inferred_type(sample.value)
