@@ -170,3 +170,25 @@ async def test_samples_of_one_response_leave_together(opcua_sim: OpcUaSimulator)
         assert {s.tag for s in first} == {t.name for t in tags}
     finally:
         await driver.stop()
+
+
+def test_simulator_values_are_shared_not_copied_and_encode_like_plain_ones() -> None:
+    """asyncua's server deep-copies each written value per monitored item; the simulator's values
+    (built fresh per write, never mutated) are shared instead, and are the same on the wire."""
+    import copy
+
+    from asyncua.ua.ua_binary import struct_to_binary
+
+    from drivers.simulators._opcua_values import stamped
+
+    ua = load_ua()
+    value = stamped(ua, ua.Variant(2.5, ua.VariantType.Double))
+    assert copy.deepcopy(value) is value
+    assert value.SourceTimestamp is not None and value.SourceTimestamp == value.ServerTimestamp
+    plain = ua.DataValue(
+        value.Value, SourceTimestamp=value.SourceTimestamp, ServerTimestamp=value.ServerTimestamp
+    )
+    shared = ua.MonitoredItemNotification(ClientHandle=1, Value=value)
+    assert struct_to_binary(shared) == struct_to_binary(
+        ua.MonitoredItemNotification(ClientHandle=1, Value=plain)
+    )
