@@ -192,3 +192,18 @@ def test_simulator_values_are_shared_not_copied_and_encode_like_plain_ones() -> 
     assert struct_to_binary(shared) == struct_to_binary(
         ua.MonitoredItemNotification(ClientHandle=1, Value=plain)
     )
+
+
+async def test_simulator_ticks_that_overrun_are_counted_and_skipped() -> None:
+    """A tick period shorter than one tick's writes: late ticks are counted (not queued up and run
+    back to back), and the values keep changing."""
+    async with OpcUaSimulator(update_interval=1e-5) as sim:
+        first = await sim.value("Line1.Counter")
+        await async_wait_until(lambda: sim.late_ticks > 0, timeout=10)
+        await sim.set_value("Setpoints.Speed", 1234)  # the server still serves other work
+        assert await sim.value("Setpoints.Speed") == 1234
+        temperature = await sim.value("Line1.Temperature")
+        await async_wait_until(lambda: sim.late_ticks > 5, timeout=10)
+        assert (
+            await sim.value("Line1.Temperature") != temperature or await sim.value("Line1.Counter") != first
+        )
