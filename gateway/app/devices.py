@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import drivers
 from gateway.app import convert
+from gateway.app.sample_merger import SampleMerger, window_for
 from gateway.app.tag_table import TagTable, scalar
 from gateway.config.devices import DeviceConfig, ModbusDeviceConfig
 from gateway.control import contract as c
@@ -221,8 +222,37 @@ class DeviceHost:
     # ---- driver output --------------------------------------------------------------------------------
 
     async def _consume(self, driver: drivers.Driver) -> None:
-        async for batch in driver.samples():
-            self._on_batch(batch)
+        """Batches from the driver, merged when they arrive close together (gateway/app/sample_merger.py:
+        one DDATA for several Modbus blocks); the merge window's timer runs on the loop."""
+        loop = asyncio.get_running_loop()
+        merger = SampleMerger(window_for(self.config.poll_interval_s))
+        timer: asyncio.TimerHandle | None = None
+
+        def on_timer() -> None:
+            nonlocal timer
+            timer = None
+            batch = merger.due(loop.time())
+            try:
+                if batch is not None:
+                    self._on_batch(batch)
+            except Exception:  # a loop callback: say which device, keep the stream of samples going
+                log.exception("handling a batch of samples failed", extra={"device": self.device_id})
+            if merger.deadline is not None:
+                timer = loop.call_at(merger.deadline, on_timer)
+
+        try:
+            async for batch in driver.samples():
+                ready = merger.add(batch, loop.time())
+                if ready is not None:
+                    self._on_batch(ready)
+                if timer is None and merger.deadline is not None:
+                    timer = loop.call_at(merger.deadline, on_timer)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            held = merger.take()
+            if held is not None:
+                self._on_batch(held)  # stopping: what was sampled still goes out, before any DDEATH
 
     def _on_batch(self, batch: list[drivers.Sample]) -> None:
         now = self._clock()
