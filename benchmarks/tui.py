@@ -22,7 +22,7 @@ same run, is the same key with no changes flowing. CPU (user+system, share of on
 the UI process come from psutil, over a window that includes the key presses.
 
     .venv/bin/python benchmarks/tui.py [--tags 10000] [--rate 1000] [--keys 60] [--cpu-seconds 10]
-        [--terminal pty|tmux] [--sched 'chrt -f 10'] [--trace-out trace.jsonl]
+        [--terminal pty|tmux] [--sched 'chrt -f 10'] [--trace-out trace.jsonl] [--no-trace]
 
 One JSON line per figure. The machine may be shared with other work: figures are noisy.
 """

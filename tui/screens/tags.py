@@ -3,7 +3,8 @@
 Built for 10,000 tags changing 1,000 times a second: the list is a :class:`RowView`, which holds no
 rows and renders only the visible lines straight from the model. A repaint therefore costs nothing
 unless a visible tag changed (or the ages moved, once a second), and then one refresh of the visible
-region. The key list is rebuilt only when the set of tags or the filter changes.
+region. The key list is rebuilt only when the set of tags or the filter changes. A row's cells are
+cached until what they show changes; ages are as of the last once-a-second age refresh.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ when it renders a line (Textual's line API, ``render_line``). Live values theref
 the model as it is now; a repaint is one ``refresh()`` of the visible region, and only when a visible
 row changed.
 
+What a line cost is kept while it is still right (the UI's CPU at 1,000 tag changes/s went mostly to
+drawing): each row's strip while its cells, cursor mark, style and width are the same, and the line
+Textual styled from that strip (a one-row scroll makes Textual repaint every line; all but one are
+rows already drawn). The vertical scrollbar redraws only when its thumb moves
+(:class:`~tui.widgets.scrollbar.CachedScrollBar`).
+
 Keys: up/down (k/j), page up/down, home/end (g/G); Enter posts :class:`RowView.Selected`.
 """
 
