@@ -231,12 +231,7 @@ class DeviceHost:
         def on_timer() -> None:
             nonlocal timer
             timer = None
-            batch = merger.due(loop.time())
-            try:
-                if batch is not None:
-                    self._on_batch(batch)
-            except Exception:  # a loop callback: say which device, keep the stream of samples going
-                log.exception("handling a batch of samples failed", extra={"device": self.device_id})
+            self._on_merged(merger.due(loop.time()))
             if merger.deadline is not None:
                 timer = loop.call_at(merger.deadline, on_timer)
 
@@ -250,9 +245,17 @@ class DeviceHost:
         finally:
             if timer is not None:
                 timer.cancel()
-            held = merger.take()
-            if held is not None:
-                self._on_batch(held)  # stopping: what was sampled still goes out, before any DDEATH
+            self._on_merged(merger.take())  # stopping: what was sampled still goes out, before any DDEATH
+
+    def _on_merged(self, batch: list[drivers.Sample] | None) -> None:
+        """A merged batch from a loop timer or a stopping task: a failure is logged with the device
+        (it must neither vanish in the loop's handler nor replace the task's cancellation)."""
+        if batch is None:
+            return
+        try:
+            self._on_batch(batch)
+        except Exception:
+            log.exception("handling a batch of samples failed", extra={"device": self.device_id})
 
     def _on_batch(self, batch: list[drivers.Sample]) -> None:
         now = self._clock()
