@@ -186,3 +186,23 @@ async def test_the_list_scrollbar_redraws_only_when_its_thumb_moves() -> None:
         at_end = bar.render_lines(region)
         assert at_end is not at_top
         assert [list(s) for s in at_end] != [list(s) for s in at_top]  # the thumb is at the bottom
+
+
+async def test_rows_are_reused_without_padding_and_drawn_by_textual_with_it() -> None:
+    app = LiveRows(1_000)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        view = app.query_one(RowView)
+        for _ in range(15):
+            await pilot.press("down")
+        await pilot.pause()
+        assert view._styled  # the plain view reuses styled rows
+        view.styles.padding = (0, 1)
+        for _ in range(3):
+            await pilot.press("down")
+        await pilot.pause()
+        width, height = view.size
+        lines = [strip.text for strip in view.render_lines(Region(0, 0, width, height))]
+        top = int(view.scroll_offset.y)
+        assert [line.split()[0] for line in lines[1:]] == [f"row{i}" for i in range(top, top + height - 1)]
+        assert all(line.startswith(" ") for line in lines)  # drawn with the padding, by Textual's pass

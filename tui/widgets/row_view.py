@@ -159,7 +159,14 @@ class RowView(ScrollView, can_focus=True):
         self._base = self.rich_style
         self._focused = self.has_focus
         styles = self.styles
-        if any(styles.gutter) or styles.tint.a or self.opacity != 1.0 or styles.text_opacity != 1.0:
+        if (
+            any(styles.gutter)  # padding or border: a styled line depends on where it is
+            or any(style for style, _color in styles.outline)
+            or styles.has_rule("hatch")
+            or styles.tint.a
+            or self.opacity != 1.0
+            or styles.text_opacity != 1.0
+        ):
             return super().render_lines(crop)  # Textual's pass then does what only it knows
         ready = self._reuse_styled_rows(crop)
         try:
