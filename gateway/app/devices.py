@@ -283,16 +283,15 @@ class DeviceHost:
             self._sink.device_event(self.device_id, c.Severity.INFO, "device_up", f"{self.device_id} answers")
             self._sink.device_online(self.device_id, self.metrics, self._current_samples())
         elif self.online:
-            types, bad = self._types, drivers.Quality.BAD
+            bad, quality = drivers.Quality.BAD, _SP_QUALITY
+            types = None if self._all_typed() else self._types
+            # a list, not a generator, into the tuple: this runs for every sample (5,000/s)
             samples = tuple(
-                SpSample(
-                    s.tag,
-                    _metric_value(s.value),
-                    s.timestamp_ms,
-                    _SP_QUALITY[s.quality],
-                )
-                for s in batch
-                if s.quality is not bad and s.tag in types
+                [
+                    SpSample(s.tag, _metric_value(s.value), s.timestamp_ms, quality[s.quality])
+                    for s in batch
+                    if s.quality is not bad and (types is None or s.tag in types)
+                ]
             )
             if samples:
                 self._sink.samples(self.device_id, samples)
@@ -300,8 +299,8 @@ class DeviceHost:
     def _infer_types(self, batch: list[drivers.Sample]) -> bool:
         """Type undeclared tags from their first good value; True when any tag got a type."""
         typed = False
-        if not any(name not in self._types for name in self._untyped):
-            return False  # every tag has its type (always for Modbus): nothing to look at per sample
+        if self._all_typed():
+            return False  # always for Modbus: nothing to look at per sample
         for sample in batch:
             if sample.quality is not drivers.Quality.GOOD:
                 continue
@@ -314,6 +313,10 @@ class DeviceHost:
             self._tags.retype(sample.tag, datatype.name)
             typed = True
         return typed
+
+    def _all_typed(self) -> bool:
+        """Every tag has its Sparkplug type (always for Modbus; OPC UA tags may wait for a value)."""
+        return not any(name not in self._types for name in self._untyped)
 
     def _current_samples(self) -> tuple[SpSample, ...]:
         now = self._clock()
