@@ -8,6 +8,7 @@ the file's ``logging`` section, with an in-memory ring for the control plane.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -75,6 +76,11 @@ async def run_daemon(
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
         await daemon.start()
+        # Start-up leaves tens of thousands of long-lived objects (asyncua's type tables, the demo's
+        # simulated address space: ~540,000) that every full collection would walk again, stalling the
+        # loop 40-300 ms (benchmarks/README.md, drivers). Frozen, they are still freed by reference
+        # counting; only cycles among them are never collected.
+        gc.freeze()
         _say("gateway running (SIGTERM or Ctrl-C stops it, SIGHUP reloads the configuration)")
         if demo is not None and daemon.broker is not None and daemon.broker.addresses:
             _say_demo_hints(daemon.broker.addresses[0])
