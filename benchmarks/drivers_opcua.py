@@ -126,8 +126,9 @@ async def opcua_run(
     """``items`` monitored Double items sampled every ``sampling`` s; ``publishing`` None = the
     driver's default (the fastest sampling interval). ``sim_pid``: the simulator, for its CPU.
     ``gc_freeze``: once connected, move everything alive to the garbage collector's permanent
-    generation (``gc.freeze()``, as ``tui/app.py`` does after start-up), so its full passes no
-    longer walk asyncua's ~50,000 start-up objects; undone at the end."""
+    generation (``gc.freeze()``, as the gateway daemon, ``gateway/app/main.py``, and ``tui/app.py`` do
+    after start-up), so its full passes no longer walk asyncua's ~50,000 start-up objects; undone at the
+    end."""
     sim = psutil.Process(sim_pid)
     tags = tuple(
         OpcUaTag(v.tag_name, node_id=v.node_id(2), sampling_interval=sampling) for v in bench_variables(items)
