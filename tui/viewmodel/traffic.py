@@ -11,10 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sparkplug import SparkplugError, decode_payload
+from sparkplug.codec import retype
+from sparkplug.datatypes import DataType
+from sparkplug.model import Metric
 from sparkplug.topics import parse_topic as parse_sparkplug_topic
 from tui.viewmodel.badges import Cell
 from tui.viewmodel.filtering import RowFilter
 from tui.viewmodel.format import format_clock
+from tui.viewmodel.traffic_births import Declarations
 from tui.viewmodel.traffic_feed import LOCAL, TrafficRecord
 
 TRAFFIC_COLUMNS = ("time (UTC)", "dir", "type", "node/device", "seq", "metrics")
@@ -55,13 +59,29 @@ def decode_record(record: TrafficRecord, max_metrics: int = 8) -> DecodedTraffic
         return DecodedTraffic(kind, source, "", f"undecodable payload ({len(record.payload)} B): {exc}")
     parts = []
     for metric in payload.metrics[:max_metrics]:
-        name = metric.name if metric.name is not None else f"#{metric.alias}"
-        parts.append(f"{name}={_metric_text(metric.value)}")
+        name, value = _as_declared(metric, record.declared)
+        parts.append(f"{name}={_metric_text(value)}")
     more = len(payload.metrics) - max_metrics
     if more > 0:
         parts.append(f"+{more} more")
     seq = "" if payload.seq is None else str(payload.seq)
     return DecodedTraffic(kind, source, seq, ", ".join(parts))
+
+
+def _as_declared(metric: Metric, declared: Declarations | None) -> tuple[str, object]:
+    """The metric's name and value as its birth declared them (name from the alias, value typed by the
+    datatype: a negative Int16 travels as a large unsigned int); ``#alias`` and the raw value when the
+    birth is unknown or does not fit."""
+    key = metric.name if metric.name is not None else metric.alias
+    entry = declared.get(key) if declared is not None and key is not None else None
+    if entry is None:
+        return (metric.name if metric.name is not None else f"#{metric.alias}"), metric.value
+    if metric.datatype is not DataType.Unknown:
+        return entry.name, metric.value
+    try:
+        return entry.name, retype(metric, entry.datatype).value
+    except SparkplugError:
+        return entry.name, metric.value  # the wire value contradicts the birth: show what arrived
 
 
 def _metric_text(value: object) -> str:

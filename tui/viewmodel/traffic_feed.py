@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tui._contract import c
+from tui.viewmodel.traffic_births import BirthTracker, Declarations
 
 DEDUP_WINDOW = 512
 """How many recent messages (topic and payload) are remembered to recognise a duplicate."""
@@ -40,6 +41,8 @@ class TrafficRecord:
         retained: the broker delivered it as a retained message.
         direction: ``LOCAL`` (on the embedded broker), ``"sent"`` to or ``"received"`` from ``server``.
         server: the upstream server of a relayed message, else "".
+        declared: what the sender's current birth declared when the message arrived (aliases and
+            datatypes, :mod:`tui.viewmodel.traffic_births`), or ``None`` if no birth was seen.
     """
 
     topic: str
@@ -48,6 +51,7 @@ class TrafficRecord:
     retained: bool
     direction: str = LOCAL
     server: str = ""
+    declared: Declarations | None = None
 
 
 class TrafficFeed:
@@ -56,21 +60,21 @@ class TrafficFeed:
     def __init__(self, window: int = DEDUP_WINDOW) -> None:
         self._window = window
         self._recent: OrderedDict[tuple[str, bytes], bool] = OrderedDict()  # key -> came relayed
+        self._births = BirthTracker()
         self.duplicates = 0
 
     def record(self, topic: str, payload: bytes, at_ms: int, retained: bool) -> TrafficRecord | None:
         """The record for a message on a :data:`TRAFFIC_PREFIXES` topic, or ``None`` when it is the
         other source's copy of a message already shown (or a malformed relay topic)."""
         if topic.startswith(SPARKPLUG_PREFIX):
-            record = TrafficRecord(topic, payload, at_ms, retained)
-            relayed = False
+            shown_topic, direction, server = topic, LOCAL, ""
         else:
             ref = c.parse_sparkplug_relay(topic)
             if ref is None:
                 return None
-            record = TrafficRecord(ref.topic, payload, at_ms, retained, ref.direction.value, ref.server)
-            relayed = True
-        key = (record.topic, payload)
+            shown_topic, direction, server = ref.topic, ref.direction.value, ref.server
+        relayed = direction != LOCAL
+        key = (shown_topic, payload)
         seen = self._recent.get(key)
         if seen is not None and seen != relayed:
             self.duplicates += 1
@@ -79,4 +83,5 @@ class TrafficFeed:
         self._recent[key] = relayed
         if len(self._recent) > self._window:
             self._recent.popitem(last=False)
-        return record
+        declared = self._births.declarations_for(shown_topic, payload)
+        return TrafficRecord(shown_topic, payload, at_ms, retained, direction, server, declared)
