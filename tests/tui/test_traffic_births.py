@@ -86,3 +86,13 @@ def test_a_value_that_contradicts_the_birth_is_shown_as_it_arrived() -> None:
     shown(feed, DEVICE, birth(1, Metric(name="motor_speed", alias=14, datatype=DataType.Int16, value=0)))
     text = Metric(alias=14, datatype=DataType.String, value="fast")
     assert shown(feed, DDATA, data(2, text)) == "motor_speed='fast'"
+
+
+def test_the_feed_counts_the_births_it_could_read() -> None:
+    # the traffic screen says "no birth seen yet" while this is 0
+    feed = TrafficFeed()
+    shown(feed, DDATA, data(5, speed(14, -488)))
+    shown(feed, DEVICE, b"\xff\xff\xff")
+    assert feed.births_seen == 0
+    shown(feed, NODE, node_birth())
+    assert feed.births_seen == 1

@@ -56,9 +56,8 @@ class TrafficScreen(GatewayScreen):
         table = self.query_one("#traffic", DataTable)
         waiting = m.traffic_total - self._seen
         state = f"PAUSED: {waiting:,} new messages not shown (space resumes)" if self.paused else "live"
-        self.query_one("#traffic-state", Static).update(
-            f"{state}; {m.traffic_total:,} Sparkplug messages seen{_relay_note(m)}; filter with /"
-        )
+        seen = f"{m.traffic_total:,} Sparkplug messages seen{_relay_note(m)}{_birth_note(m)}"
+        self.query_one("#traffic-state", Static).update(f"{state}; {seen}; filter with /")
         if self.paused:
             return
         if full:
@@ -91,3 +90,10 @@ def _relay_note(model: GatewayModel) -> str:
     """What the relay of upstream traffic lost to its rate limit, when it lost anything."""
     dropped = model.uplink.message.relay_dropped if model.uplink is not None else 0
     return f" ({dropped:,} upstream copies over the relay's rate limit not shown)" if dropped else ""
+
+
+def _birth_note(model: GatewayModel) -> str:
+    """Until a birth is seen, DATA metrics can only show their alias and raw wire value."""
+    if model.traffic_total and not model.traffic_feed.births_seen:
+        return "; no birth seen yet, metrics by alias (R on the Uplink screen asks for a rebirth)"
+    return ""

@@ -40,6 +40,8 @@ class BirthTracker:
 
     def __init__(self) -> None:
         self._current: dict[_Source, Declarations] = {}
+        self.births = 0
+        """Births decoded so far (none: every alias-only metric shows as ``#alias``)."""
 
     def declarations_for(self, topic: str, payload: bytes) -> Declarations | None:
         """Track ``topic``'s message (a ``spBv1.0/...`` topic) and return the declarations it is read with,
@@ -58,6 +60,7 @@ class BirthTracker:
                 self._current.pop(source, None)  # an undecodable birth: its predecessor is void too
                 return None
             self._current[source] = declared
+            self.births += 1
             return declared
         if kind == "NDEATH":
             self._forget_node(source)

@@ -63,6 +63,11 @@ class TrafficFeed:
         self._births = BirthTracker()
         self.duplicates = 0
 
+    @property
+    def births_seen(self) -> int:
+        """Births decoded since the UI attached: before the first, metrics show by alias."""
+        return self._births.births
+
     def record(self, topic: str, payload: bytes, at_ms: int, retained: bool) -> TrafficRecord | None:
         """The record for a message on a :data:`TRAFFIC_PREFIXES` topic, or ``None`` when it is the
         other source's copy of a message already shown (or a malformed relay topic)."""
