@@ -44,6 +44,14 @@ def test_clock_and_datetime_are_utc() -> None:
     assert format_datetime(T0) == "2026-01-01 00:00:00 UTC"
 
 
+def test_clock_follows_the_second_back_and_forth() -> None:
+    # format_clock keeps the last second's text: a new second (forward or back) must not reuse it
+    stamps = [T0 + 999, T0 + 1_000, T0 + 5, T0 + 86_399_999, T0 + 1_001]
+    texts = ["00:00:00.999", "00:00:01.000", "00:00:00.005", "23:59:59.999", "00:00:01.001"]
+    assert [format_clock(ms, millis=True) for ms in stamps] == texts
+    assert format_clock(T0 + 1_999) == "00:00:01"
+
+
 @pytest.mark.parametrize(
     ("n", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (3 << 30, "3.0 GiB")]
 )
