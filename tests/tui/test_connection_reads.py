@@ -16,9 +16,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.support.mosquitto import MosquittoProcess
 from tests.support.waiting import wait_until
 from tui._contract import c
-from tui.connection.client import _READ_CHUNK, ControlClient
+from tui.connection.client import _MAX_PACKETS_PER_READ, _READ_CHUNK, ControlClient
 from tui.connection.events import LinkEvent, LinkUp, Received
 from tui.settings import TuiSettings
+
+KEEPALIVE_S = 30
 
 
 class Collector:
@@ -70,6 +72,35 @@ def test_a_burst_of_small_and_large_messages_arrives_whole_and_in_order(
         got = sink.received(topic)
         assert [e.payload for e in got] == payloads
         assert not any(e.retained for e in got)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        client.stop()
+
+
+def test_packets_left_in_the_buffer_are_handled_without_more_traffic(mosquitto: MosquittoProcess) -> None:
+    # One recv can hold more tiny packets than a loop handles (_MAX_PACKETS_PER_READ); the rest sits in
+    # the client's buffer, where select cannot see it. It must be handled with no further traffic.
+    sink = Collector()
+    settings = TuiSettings(
+        host=mosquitto.host, port=mosquitto.port, client_id="tui-rest", keepalive_s=KEEPALIVE_S
+    )
+    client = ControlClient(settings, sink)
+    client.start()
+    pub = _publisher(mosquitto)
+    try:
+        wait_until(lambda: client.connected, timeout=10, message="subscribed")
+        topic = c.tag_changes_topic("b")
+        payloads = [str(i).encode() for i in range(3 * _MAX_PACKETS_PER_READ)]
+        infos = [pub.publish(topic, p, qos=0) for p in payloads]
+        for info in infos:
+            info.wait_for_publish(10)
+        wait_until(
+            lambda: len(sink.received(topic)) >= len(payloads),
+            timeout=KEEPALIVE_S / 2,  # a keep-alive exchange would bring traffic and hide the fault
+            message=lambda: f"{len(sink.received(topic))} of {len(payloads)} messages",
+        )
+        assert [e.payload for e in sink.received(topic)] == payloads
     finally:
         pub.loop_stop()
         pub.disconnect()

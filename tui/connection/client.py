@@ -256,7 +256,11 @@ class ControlClient:
         try:
             while not self._stop.is_set():
                 busy = client.has_buffered or self._kick.is_set()
-                rc = client.loop(timeout=0.0 if busy else _SLICE_S)
+                # paho's loop reads only when select reports the socket readable, and select cannot
+                # see packets already in our buffer: those are handled here
+                rc = client.loop_read() if client.has_buffered else MQTTErrorCode.MQTT_ERR_SUCCESS
+                if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    rc = client.loop(timeout=0.0 if busy else _SLICE_S)
                 if self._connack is not None and not was_up:
                     code, name = self._connack
                     if code >= 0x80:
