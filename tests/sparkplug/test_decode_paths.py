@@ -16,54 +16,38 @@ from sparkplug._generated import sparkplug_b_pb2 as pb
 from sparkplug.datatypes import Quality
 from sparkplug.errors import SparkplugDecodeError
 from sparkplug.model import DataSet, MetaData, PropertySet, Template, quality_property
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(number: int, wire: int, body: bytes) -> bytes:
-    return _varint(number << 3 | wire) + (_varint(len(body)) + body if wire == 2 else body)
-
-
-def _metric(*fields: bytes) -> bytes:
-    return _field(2, 2, b"".join(fields))
+from tests.sparkplug.speedups_support import field, metric, varint
 
 
 def _full(data: bytes) -> tuple[Metric, ...]:
     return tuple(decode_metric(pm) for pm in pb.Payload.FromString(data).metrics)
 
 
-ALIAS_1 = _field(2, 0, _varint(1))
-INT32 = _field(4, 0, _varint(DataType.Int32))
-VALUE_7 = _field(10, 0, _varint(7))
+ALIAS_1 = field(2, 0, varint(1))
+INT32 = field(4, 0, varint(DataType.Int32))
+VALUE_7 = field(10, 0, varint(7))
 
 
 @pytest.mark.parametrize(
     ("extra", "rare"),
     [
         (b"", False),
-        (_field(5, 0, b"\x01"), True),  # is_historical
-        (_field(6, 0, b"\x00"), True),  # is_transient, even when false
-        (_field(7, 0, b"\x01"), True),  # is_null beside a value
-        (_field(8, 2, b""), True),  # empty metadata
-        (_field(9, 2, b""), True),  # empty properties
-        (_field(20, 0, b"\x05"), False),  # unknown field: both paths skip it
+        (field(5, 0, b"\x01"), True),  # is_historical
+        (field(6, 0, b"\x00"), True),  # is_transient, even when false
+        (field(7, 0, b"\x01"), True),  # is_null beside a value
+        (field(8, 2, b""), True),  # empty metadata
+        (field(9, 2, b""), True),  # empty properties
+        (field(20, 0, b"\x05"), False),  # unknown field: both paths skip it
         # is_historical as length-delimited: unknown to the full schema, but the rare-field check reads it
         # as a packed list and so stays conservative (full path); never the other way round
-        (_field(5, 2, b"xy"), True),
-        (_field(2, 0, _varint(9)), False),  # alias repeated: the last one wins on both paths
-        (_field(11, 0, _varint(8)), False),  # a second value field: the oneof keeps the last
+        (field(5, 2, b"xy"), True),
+        (field(2, 0, varint(9)), False),  # alias repeated: the last one wins on both paths
+        (field(11, 0, varint(8)), False),  # a second value field: the oneof keeps the last
     ],
 )
 def test_fast_path_matches_full_schema(extra: bytes, rare: bool) -> None:
-    first = _metric(ALIAS_1, INT32, VALUE_7, extra)
-    data = _field(1, 0, _varint(5)) + first + _metric(ALIAS_1, INT32, VALUE_7)
+    first = metric(ALIAS_1, INT32, VALUE_7, extra)
+    data = field(1, 0, varint(5)) + first + metric(ALIAS_1, INT32, VALUE_7)
     assert _scan_metrics(data) == (rare, False)
     try:
         expected: tuple[Metric, ...] | str = _full(data)
@@ -104,21 +88,21 @@ def test_rare_value_kinds_take_the_full_path() -> None:
 
 def test_rare_field_check_reports_garbage_as_decode_error() -> None:
     with pytest.raises(SparkplugDecodeError, match="not a Sparkplug B protobuf payload"):
-        decode_payload_upb(_field(2, 2, b"\x48"))  # a metric whose only byte is a truncated field 9 tag
+        decode_payload_upb(field(2, 2, b"\x48"))  # a metric whose only byte is a truncated field 9 tag
     with pytest.raises(SparkplugDecodeError, match="not a Sparkplug B protobuf payload"):
-        decode_payload(_field(2, 2, b"\x48"))
+        decode_payload(field(2, 2, b"\x48"))
 
 
 @pytest.mark.parametrize(
     ("name_field", "named"),
     [
-        (_field(1, 2, b"Line/Tag"), True),  # one named metric among unnamed ones
-        (_field(1, 2, b""), True),  # an empty name on the wire still decodes as None
-        (_field(1, 0, b"\x01"), False),  # a varint in field 1: not a name to either schema
+        (field(1, 2, b"Line/Tag"), True),  # one named metric among unnamed ones
+        (field(1, 2, b""), True),  # an empty name on the wire still decodes as None
+        (field(1, 0, b"\x01"), False),  # a varint in field 1: not a name to either schema
     ],
 )
 def test_names_are_read_only_when_present(name_field: bytes, named: bool) -> None:
-    data = _metric(ALIAS_1, INT32, VALUE_7) + _metric(name_field, ALIAS_1, INT32, VALUE_7)
+    data = metric(ALIAS_1, INT32, VALUE_7) + metric(name_field, ALIAS_1, INT32, VALUE_7)
     assert _scan_metrics(data) == (False, named)
     assert decode_payload_upb(data).metrics == _full(data)
     assert decode_payload(data).metrics == _full(data)
