@@ -51,7 +51,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drivers_opcua import opcua_run, pipeline_cpu  # noqa: E402  # benchmarks/drivers_opcua.py
+from drivers_opcua import cpu_seconds, opcua_run, percentile, pipeline_cpu  # noqa: E402  # benchmarks/drivers_opcua.py
 
 from drivers import Quality  # noqa: E402
 from drivers.modbus import DataType, ModbusDevice, ModbusDriver, ModbusTag, TcpLink, minimum_requests  # noqa: E402
@@ -79,18 +79,6 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-def cpu_seconds() -> float:
-    t = psutil.Process().cpu_times()
-    return t.user + t.system
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def machine_now() -> dict[str, Any]:

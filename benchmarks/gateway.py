@@ -113,33 +113,21 @@ def _line(**fields: Any) -> None:
 
 
 def _start(args: list[str], workdir: Path, name: str) -> tuple[subprocess.Popen[str], list[str]]:
-    stderr = (workdir / f"{name}.stderr").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        cwd=workdir,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    lines: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip("\n"))
-
-    threading.Thread(target=read, daemon=True).start()
-    return proc, lines
+    """``python -m gateway.cli ARGS`` in ``workdir``: the process and its stdout lines as they come."""
+    return _spawn(["-m", "gateway.cli", *args], workdir, name)
 
 
 def _start_script(
     script: str, argv: list[str], workdir: Path, name: str
 ) -> tuple[subprocess.Popen[str], list[str]]:
     """Like :func:`_start` for an inline script (the benchmark's own device)."""
+    return _spawn(["-c", script, *argv], workdir, name)
+
+
+def _spawn(python_args: list[str], workdir: Path, name: str) -> tuple[subprocess.Popen[str], list[str]]:
     stderr = (workdir / f"{name}.stderr").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, *argv],
+        [sys.executable, *python_args],
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
